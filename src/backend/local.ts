@@ -1,0 +1,180 @@
+/**
+ * A repository in a local folder (an internal disk, a mounted external drive or network share).
+ *
+ * Saves are atomic and durable: write to a temporary name in the same folder, fsync, rename, then
+ * fsync the folder so the rename itself survives a power cut. Stored files are made read-only, as
+ * restic does, to guard against accidental edits.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsc, promises as fs } from 'node:fs';
+import path from 'node:path';
+import {
+  BackendError,
+  dirOf,
+  filePath,
+  isValidName,
+  type Backend,
+  type BackendErrorCode,
+  type FileInfo,
+  type FileType,
+  type Handle,
+} from './backend.js';
+
+const transientCodes = new Set(['EAGAIN', 'EBUSY', 'EINTR', 'EMFILE', 'ENFILE', 'ETIMEDOUT']);
+
+export class LocalBackend implements Backend {
+  readonly location: string;
+  readonly connections = 4;
+
+  constructor(private readonly root: string) {
+    this.location = `local:${root}`;
+  }
+
+  async create(): Promise<void> {
+    try {
+      await fs.access(path.join(this.root, 'config'));
+      throw new BackendError('exists', `a repository already exists at ${this.root}`, {
+        hint: 'choose an empty folder, or use the existing repository',
+      });
+    } catch (err) {
+      if (err instanceof BackendError) throw err;
+    }
+    const dirs = ['keys', 'locks', 'snapshots', 'index', 'data'];
+    for (let i = 0; i < 256; i++) dirs.push(`data/${i.toString(16).padStart(2, '0')}`);
+    try {
+      await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
+      for (const d of dirs) await fs.mkdir(path.join(this.root, d), { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw this.wrap(err, `create ${this.root}`, 'save');
+    }
+  }
+
+  async save(h: Handle, data: Uint8Array): Promise<void> {
+    const final = path.join(this.root, filePath(h));
+    const dir = path.dirname(final);
+    const tmp = `${final}-tmp-${randomBytes(6).toString('hex')}`;
+    try {
+      // Pack subfolders may be missing in repositories created by other tools.
+      if (h.type === 'pack') await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      const f = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+      try {
+        let off = 0;
+        while (off < data.length) {
+          const { bytesWritten } = await f.write(data, off, data.length - off);
+          off += bytesWritten;
+        }
+        await f.sync();
+        await f.chmod(0o400);
+      } finally {
+        await f.close();
+      }
+      await fs.rename(tmp, final);
+      await syncDir(dir);
+    } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw this.wrap(err, `save ${filePath(h)}`, 'save');
+    }
+  }
+
+  async load(h: Handle, length: number, offset: number): Promise<Uint8Array> {
+    const p = path.join(this.root, filePath(h));
+    let f: fs.FileHandle | undefined;
+    try {
+      f = await fs.open(p, 'r');
+      const size = length === 0 ? (await f.stat()).size - offset : length;
+      if (size < 0) throw new BackendError('permanent', `${filePath(h)}: offset ${offset} is past the end of the file`);
+      const buf = Buffer.allocUnsafe(size);
+      let got = 0;
+      while (got < size) {
+        const { bytesRead } = await f.read(buf, got, size - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got !== size) {
+        throw new BackendError('permanent', `${filePath(h)}: wanted ${size} bytes at ${offset}, the file ends after ${got}`);
+      }
+      return buf;
+    } catch (err) {
+      throw this.wrap(err, `load ${filePath(h)}`, 'load');
+    } finally {
+      await f?.close();
+    }
+  }
+
+  async stat(h: Handle): Promise<FileInfo> {
+    try {
+      const st = await fs.stat(path.join(this.root, filePath(h)));
+      return { name: h.name, size: st.size };
+    } catch (err) {
+      throw this.wrap(err, `stat ${filePath(h)}`, 'load');
+    }
+  }
+
+  async remove(h: Handle): Promise<void> {
+    try {
+      await fs.rm(path.join(this.root, filePath(h)), { force: true });
+    } catch (err) {
+      throw this.wrap(err, `remove ${filePath(h)}`, 'save');
+    }
+  }
+
+  async *list(type: Exclude<FileType, 'config'>): AsyncIterable<FileInfo> {
+    const base = path.join(this.root, dirOf(type));
+    const dirs = type === 'pack' ? (await this.readdir(base)).filter((d) => /^[0-9a-f]{2}$/.test(d)) : [''];
+    for (const sub of dirs) {
+      const dir = path.join(base, sub);
+      for (const name of await this.readdir(dir)) {
+        if (!isValidName(name)) continue;
+        try {
+          const st = await fs.stat(path.join(dir, name));
+          if (st.isFile()) yield { name, size: st.size };
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.wrap(err, `list ${dir}`, 'load');
+        }
+      }
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private async readdir(dir: string): Promise<string[]> {
+    try {
+      return await fs.readdir(dir);
+    } catch (err) {
+      throw this.wrap(err, `list ${dir}`, 'save');
+    }
+  }
+
+  /**
+   * Classify a file-system error. A missing file when reading is `not-found`; a missing folder when
+   * writing or listing means the repository itself is gone (an unplugged drive), which is permanent.
+   */
+  private wrap(err: unknown, what: string, op: 'load' | 'save'): BackendError {
+    if (err instanceof BackendError) return err;
+    const e = err as NodeJS.ErrnoException;
+    const code = e.code ?? '';
+    let kind: BackendErrorCode = transientCodes.has(code) ? 'transient' : 'permanent';
+    let hint: string | undefined;
+    if (code === 'ENOENT') {
+      if (op === 'load') kind = 'not-found';
+      else hint = `the repository folder ${this.root} is missing: is the drive connected?`;
+    } else if (code === 'ENOSPC' || code === 'EDQUOT') {
+      hint = `the disk holding ${this.root} is full: free some space or choose another destination`;
+    } else if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      hint = `keepsake may not write to ${this.root}: check the folder's permissions and that the disk is not read-only`;
+    }
+    return new BackendError(kind, `${this.location}: ${what}: ${e.message ?? String(err)}`, { cause: err, hint });
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const d = await fs.open(dir, 'r');
+  try {
+    await d.sync();
+  } catch (err) {
+    // Some file systems (network shares, FUSE) refuse fsync on folders; the rename has happened.
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL' && (err as NodeJS.ErrnoException).code !== 'ENOTSUP') throw err;
+  } finally {
+    await d.close();
+  }
+}
