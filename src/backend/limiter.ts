@@ -1,0 +1,86 @@
+/**
+ * Keeps at most N calls of the wrapped backend in flight; the rest wait in line (first come, first
+ * served). Servers punish too many parallel connections (SFTP servers cap sessions, S3 throttles), and
+ * a bounded number of uploads also bounds the memory held by packs waiting to be sent.
+ */
+import type { Backend, FileInfo, FileType, Handle } from './backend.js';
+
+export class Semaphore {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`semaphore size must be a positive integer, got ${size}`);
+    this.free = size;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      // Hand the slot straight to the next waiter, so a newcomer cannot overtake it.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
+export class LimiterBackend implements Backend {
+  readonly location: string;
+  readonly connections: number;
+  private readonly sem: Semaphore;
+
+  constructor(private readonly inner: Backend, limit = inner.connections) {
+    this.location = inner.location;
+    this.connections = limit;
+    this.sem = new Semaphore(limit);
+  }
+
+  unwrap(): Backend {
+    return this.inner;
+  }
+
+  create(): Promise<void> {
+    return this.sem.run(() => this.inner.create());
+  }
+
+  save(h: Handle, data: Uint8Array): Promise<void> {
+    return this.sem.run(() => this.inner.save(h, data));
+  }
+
+  load(h: Handle, length: number, offset: number): Promise<Uint8Array> {
+    return this.sem.run(() => this.inner.load(h, length, offset));
+  }
+
+  stat(h: Handle): Promise<FileInfo> {
+    return this.sem.run(() => this.inner.stat(h));
+  }
+
+  remove(h: Handle): Promise<void> {
+    return this.sem.run(() => this.inner.remove(h));
+  }
+
+  /**
+   * Holds a slot only while the driver fetches the next entry, not while the caller handles it: a
+   * caller that loads files while listing would otherwise deadlock a limit of 1.
+   */
+  async *list(type: Exclude<FileType, 'config'>): AsyncIterable<FileInfo> {
+    const it = this.inner.list(type)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const r = await this.sem.run(() => it.next());
+        if (r.done) return;
+        yield r.value;
+      }
+    } finally {
+      await it.return?.();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
