@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BackendError } from './backend.js';
+import { redactLocation } from './redact.js';
 
 export interface S3Location {
   /** `https://host[:port]` or `http://host[:port]`. */
@@ -27,7 +28,7 @@ export interface S3Credentials {
  */
 export function parseS3Location(location: string): S3Location {
   const bad = (why: string) =>
-    new BackendError('permanent', `invalid S3 repository "${location.replace(/\/\/[^/@]*@/, '//***@')}": ${why}`, {
+    new BackendError('permanent', `invalid S3 repository "${redactLocation(location)}": ${why}`, {
       hint: 'write it as s3:https://host/bucket/folder or s3:host/bucket/folder',
     });
   let scheme = 'https';
