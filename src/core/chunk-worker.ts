@@ -1,0 +1,180 @@
+/**
+ * A backup worker thread: reads files, cuts them into chunks, hashes the chunks, asks the main
+ * thread which blobs are new, and encrypts only those into its own pack. Finished packs go to the
+ * main thread (the buffer is transferred, not copied) for upload.
+ *
+ * Files are read through one reusable arena; a round trip to the main thread happens when the arena
+ * is full or the batch is done, so thousands of small files cost a few messages, not thousands.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Chunker } from './chunker.js';
+import { type MasterKey } from './crypto.js';
+import { hashID } from './hash.js';
+import { PackBuilder } from './pack-builder.js';
+import type { FromWorker, ToWorker, WorkerFile, WorkerInit } from './worker-protocol.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const key: MasterKey = { encrypt: init.key.encrypt, macK: init.key.macK, macR: init.key.macR };
+const chunker = new Chunker(BigInt(`0x${init.polynomial}`));
+const arena = Buffer.allocUnsafe(init.arenaSize);
+let used = 0;
+
+interface PendingChunk {
+  file: FileState;
+  start: number;
+  end: number;
+  id: string;
+}
+interface FileState {
+  job: WorkerFile;
+  content: string[];
+  done: boolean;
+  bytes: number;
+  changed: boolean;
+}
+
+let pending: PendingChunk[] = [];
+const openFiles: FileState[] = [];
+const pack = new PackBuilder(key, 'data', init.packSize);
+
+// Replies from the main thread arrive in order: one `need` per `hashes`, one `ack` per `pack`.
+const waiters: { kind: 'need' | 'ack'; resolve: (m: ToWorker) => void }[] = [];
+const queue: ToWorker[] = [];
+let busy = false;
+
+function post(m: FromWorker, transfer?: ArrayBuffer[]): void {
+  port.postMessage(m, transfer ?? []);
+}
+
+function waitFor(kind: 'need' | 'ack'): Promise<ToWorker> {
+  return new Promise((resolve) => waiters.push({ kind, resolve }));
+}
+
+let packAck: Promise<unknown> = Promise.resolve();
+
+async function sendPack(): Promise<void> {
+  // At most one pack in flight per worker: this is the backpressure from slow uploads.
+  await packAck;
+  const p = pack.finish();
+  // The pack owns its ArrayBuffer (large allocations never come from Node's shared pool): transfer it.
+  const ab = p.data.buffer as ArrayBuffer;
+  packAck = waitFor('ack');
+  post({ t: 'pack', id: p.id, data: ab, length: p.data.length, offset: p.data.byteOffset, blobs: p.blobs }, [ab]);
+}
+
+async function round(): Promise<void> {
+  if (pending.length > 0) {
+    const chunks = pending;
+    pending = [];
+    post({ t: 'hashes', ids: chunks.map((c) => c.id) });
+    const reply = await waitFor('need');
+    if (reply.t !== 'need') throw new Error('protocol: expected need');
+    for (let i = 0; i < chunks.length; i++) {
+      const c = chunks[i]!;
+      c.file.content.push(c.id);
+      if (reply.need[i]) {
+        pack.add(c.id, arena.subarray(c.start, c.end), c.file.job.compress);
+        if (pack.full) await sendPack();
+      }
+    }
+  }
+  while (openFiles[0]?.done) {
+    const f = openFiles.shift()!;
+    post({ t: 'file-done', job: f.job.job, content: f.content, bytes: f.bytes, changed: f.changed });
+  }
+}
+
+function statKey(fd: number): string {
+  const s = fstatSync(fd, { bigint: true });
+  return `${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}
+
+async function readFile(job: WorkerFile): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSync(job.path, 'r');
+  } catch (err) {
+    post({ t: 'file-error', job: job.job, code: (err as NodeJS.ErrnoException).code ?? '', message: (err as Error).message });
+    return;
+  }
+  const state: FileState = { job, content: [], done: false, bytes: 0, changed: false };
+  openFiles.push(state);
+  try {
+    const before = statKey(fd);
+    chunker.reset();
+    let chunkStart = used;
+    let scan = used;
+    for (;;) {
+      if (used === arena.length) {
+        await round();
+        arena.copy(arena, 0, chunkStart, used);
+        used -= chunkStart;
+        scan -= chunkStart;
+        chunkStart = 0;
+      }
+      const n = readSync(fd, arena, used, arena.length - used, state.bytes);
+      state.bytes += n;
+      used += n;
+      for (;;) {
+        const cut = chunker.next(arena, scan, used);
+        if (cut < 0) {
+          scan = used;
+          break;
+        }
+        pending.push({ file: state, start: chunkStart, end: cut, id: hashID(arena.subarray(chunkStart, cut)) });
+        chunkStart = scan = cut;
+      }
+      if (n === 0) break;
+    }
+    if (chunkStart < used) pending.push({ file: state, start: chunkStart, end: used, id: hashID(arena.subarray(chunkStart, used)) });
+    state.changed = statKey(fd) !== before || state.bytes !== job.size;
+  } catch (err) {
+    // The file's chunks read so far stay pending (harmless if stored); the file itself is reported.
+    openFiles.splice(openFiles.indexOf(state), 1);
+    pending = pending.filter((c) => c.file !== state);
+    post({ t: 'file-error', job: job.job, code: (err as NodeJS.ErrnoException).code ?? '', message: (err as Error).message });
+    return;
+  } finally {
+    closeSync(fd);
+  }
+  state.done = true;
+}
+
+async function handle(m: ToWorker): Promise<void> {
+  if (m.t === 'files') {
+    for (const f of m.files) await readFile(f);
+    await round();
+    used = 0;
+    post({ t: 'batch-done' });
+  } else if (m.t === 'flush') {
+    await round();
+    used = 0;
+    if (pack.count > 0) await sendPack();
+    await packAck;
+    post({ t: 'flushed' });
+  }
+}
+
+async function drain(): Promise<void> {
+  if (busy) return;
+  busy = true;
+  try {
+    while (queue.length > 0) await handle(queue.shift()!);
+  } catch (err) {
+    post({ t: 'fatal', message: (err as Error).stack ?? String(err) });
+  } finally {
+    busy = false;
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  if (m.t === 'need' || m.t === 'ack') {
+    const i = waiters.findIndex((w) => w.kind === m.t);
+    waiters.splice(i, 1)[0]!.resolve(m);
+    return;
+  }
+  queue.push(m);
+  void drain();
+});

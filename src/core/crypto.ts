@@ -1,0 +1,80 @@
+/**
+ * restic's authenticated encryption: AES-256-CTR, then Poly1305-AES over the ciphertext.
+ *
+ * Stored form: IV (16 random bytes, the whole big-endian counter block) ‖ ciphertext ‖ MAC (16).
+ * The Poly1305 one-time key is `r ‖ AES-128_k(IV)`. Node has no raw Poly1305, so it comes from
+ * libsodium (wasm), the audited implementation the ecosystem uses; AES and randomness are Node's
+ * (OpenSSL, with AES-NI).
+ */
+import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
+import sodium from 'libsodium-wrappers-sumo';
+import { CorruptError } from './errors.js';
+
+await sodium.ready;
+
+export const ivSize = 16;
+export const macSize = 16;
+export const extension = ivSize + macSize;
+
+export interface MasterKey {
+  /** AES-256 key for the payload. */
+  readonly encrypt: Uint8Array;
+  /** AES-128 key that turns the IV into Poly1305's `s`. */
+  readonly macK: Uint8Array;
+  /** Poly1305's `r` (clamped by Poly1305 itself). */
+  readonly macR: Uint8Array;
+}
+
+export function randomKey(): MasterKey {
+  const macR = randomBytes(16);
+  maskR(macR);
+  return { encrypt: randomBytes(32), macK: randomBytes(16), macR };
+}
+
+/** Clear the bits Poly1305 ignores, as restic stores `r`. */
+export function maskR(r: Uint8Array): void {
+  for (const i of [3, 7, 11, 15]) r[i]! &= 15;
+  for (const i of [4, 8, 12]) r[i]! &= 252;
+}
+
+export function poly1305Aes(key: MasterKey, iv: Uint8Array, msg: Uint8Array): Uint8Array {
+  const ecb = createCipheriv('aes-128-ecb', key.macK, null);
+  ecb.setAutoPadding(false);
+  const s = ecb.update(iv);
+  const oneTime = new Uint8Array(32);
+  oneTime.set(key.macR, 0);
+  oneTime.set(s, 16);
+  return sodium.crypto_onetimeauth(msg, oneTime);
+}
+
+/** Encrypt `plain` into a new buffer IV ‖ ciphertext ‖ MAC. */
+export function seal(key: MasterKey, plain: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(plain.length + extension);
+  sealInto(key, plain, out, 0);
+  return out;
+}
+
+/** Encrypt `plain` into `out` at `offset`; writes plain.length + 32 bytes. */
+export function sealInto(key: MasterKey, plain: Uint8Array, out: Buffer, offset: number): number {
+  const iv = randomBytes(ivSize);
+  iv.copy(out, offset);
+  const c = createCipheriv('aes-256-ctr', key.encrypt, iv);
+  const ct = c.update(plain);
+  ct.copy(out, offset + ivSize);
+  const mac = poly1305Aes(key, iv, ct);
+  out.set(mac, offset + ivSize + ct.length);
+  return ct.length + extension;
+}
+
+/** Check the MAC, then decrypt. Throws CorruptError if the MAC does not match. */
+export function open(key: MasterKey, sealed: Uint8Array): Buffer {
+  if (sealed.length < extension) throw new CorruptError(`encrypted object too short (${sealed.length} bytes)`);
+  const iv = sealed.subarray(0, ivSize);
+  const ct = sealed.subarray(ivSize, sealed.length - macSize);
+  const mac = sealed.subarray(sealed.length - macSize);
+  if (iv.every((b) => b === 0)) throw new CorruptError('encrypted object has an all-zero IV');
+  const want = poly1305Aes(key, iv, ct);
+  if (!timingSafeEqual(want, mac)) throw new CorruptError('ciphertext verification failed (MAC mismatch)');
+  const d = createDecipheriv('aes-256-ctr', key.encrypt, iv);
+  return d.update(ct);
+}

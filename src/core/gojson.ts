@@ -1,0 +1,112 @@
+/**
+ * JSON as Go's encoding/json writes it, so that trees keepsake writes are byte-identical to the ones
+ * restic writes for the same files (and so deduplicate against them), and RFC 3339 times with
+ * nanoseconds as Go's time.Time marshals them.
+ */
+
+/** A JSON value whose numbers may be bigint (uint64 fields such as inode and size). */
+export type GoValue = string | number | bigint | boolean | null | GoValue[] | { [k: string]: GoValue | undefined };
+
+const goEscapes: Record<string, string> = {
+  '\\b': '\\u0008',
+  '\\f': '\\u000c',
+  '<': '\\u003c',
+  '>': '\\u003e',
+  '&': '\\u0026',
+  '\u2028': '\\u2028',
+  '\u2029': '\\u2029',
+};
+
+export function goString(s: string): string {
+  // Match escape pairs first so a literal backslash followed by `b` is not mistaken for `\b`.
+  return JSON.stringify(s).replace(/\\.|[<>&\u2028\u2029]/g, (m) => goEscapes[m] ?? m);
+}
+
+/** Serialise with object keys in insertion order (callers build objects in Go's field order). */
+export function goJson(v: GoValue): string {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'string':
+      return goString(v);
+    case 'number':
+      if (!Number.isFinite(v)) throw new TypeError('non-finite number in JSON');
+      return String(v);
+    case 'bigint':
+      return v.toString();
+    case 'boolean':
+      return v ? 'true' : 'false';
+  }
+  if (Array.isArray(v)) return `[${v.map(goJson).join(',')}]`;
+  const parts: string[] = [];
+  for (const [k, x] of Object.entries(v)) if (x !== undefined) parts.push(`${goString(k)}:${goJson(x)}`);
+  return `{${parts.join(',')}}`;
+}
+
+/**
+ * Parse JSON keeping integers that do not fit a double exactly as bigint. Repository JSON holds
+ * uint64 fields (inode, size, device_id) that can exceed 2^53.
+ */
+export function parseJson(text: string): unknown {
+  // Quote large integers outside strings, then revive them. A tokenizer-level pass keeps strings intact.
+  const marked = text.replace(/"(?:[^"\\]|\\.)*"|-?\d{16,}(?![.eE\d])/g, (m) =>
+    m.startsWith('"') ? m : `"\u0000big:${m}"`);
+  return JSON.parse(marked, (_k, v: unknown) => {
+    if (typeof v === 'string' && v.startsWith('\u0000big:')) {
+      const b = BigInt(v.slice(5));
+      return b <= BigInt(Number.MAX_SAFE_INTEGER) && b >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+    }
+    return v;
+  });
+}
+
+/** Nanoseconds since the Unix epoch, exact. */
+export type Nanos = bigint;
+
+const billion = 1_000_000_000n;
+
+/**
+ * Format as Go's RFC3339Nano in the machine's local zone: trailing zeros of the fraction trimmed,
+ * `Z` for UTC.
+ */
+export function formatTime(ns: Nanos): string {
+  let sec = ns / billion;
+  let frac = ns % billion;
+  if (frac < 0n) {
+    frac += billion;
+    sec -= 1n;
+  }
+  const ms = Number(sec) * 1000;
+  const offsetMin = -new Date(ms).getTimezoneOffset();
+  const d = new Date(ms + offsetMin * 60_000);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const year = d.getUTCFullYear();
+  let s = `${year < 0 ? '-' : ''}${p(Math.abs(year), 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
+  if (frac !== 0n) s += `.${frac.toString().padStart(9, '0').replace(/0+$/, '')}`;
+  if (offsetMin === 0) return `${s}Z`;
+  const a = Math.abs(offsetMin);
+  return `${s}${offsetMin < 0 ? '-' : '+'}${p(Math.floor(a / 60))}:${p(a % 60)}`;
+}
+
+const rfc3339 = /^(-?\d{4,})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/;
+
+export function parseTime(s: string): Nanos {
+  const m = rfc3339.exec(s);
+  if (!m) throw new SyntaxError(`not an RFC 3339 time: ${JSON.stringify(s)}`);
+  const [, y, mo, d, h, mi, se, frac = '', zone] = m;
+  // setUTCFullYear, unlike Date.UTC, takes years below 100 literally (Go's zero time is year 1).
+  const dt = new Date(0);
+  dt.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  dt.setUTCHours(Number(h), Number(mi), Number(se), 0);
+  const base = dt.getTime();
+  let offsetMin = 0;
+  if (zone !== 'Z') {
+    const sign = zone!.startsWith('-') ? -1 : 1;
+    offsetMin = sign * (Number(zone!.slice(1, 3)) * 60 + Number(zone!.slice(4, 6)));
+  }
+  const sec = BigInt(Math.round((base - offsetMin * 60_000) / 1000));
+  return sec * billion + BigInt(frac.padEnd(9, '0') || '0');
+}
+
+export function nowNanos(): Nanos {
+  return BigInt(Date.now()) * 1_000_000n;
+}

@@ -1,0 +1,133 @@
+/**
+ * Repository locks, with restic's rules: backups take a shared lock, prune an exclusive one; a lock
+ * is refreshed every 5 minutes and is stale after 30 minutes without refresh, or at once when it was
+ * taken on this host by a process that no longer exists.
+ */
+import os from 'node:os';
+import { z } from 'zod';
+import { isNotFound } from '../backend/backend.js';
+import { KeepsakeError } from './errors.js';
+import { formatTime, goJson, nowNanos, parseTime } from './gojson.js';
+import { type ID } from './hash.js';
+import { type Repository } from './repository.js';
+
+const lockSchema = z.object({
+  time: z.string(),
+  exclusive: z.boolean(),
+  hostname: z.string(),
+  username: z.string(),
+  pid: z.number().int(),
+  uid: z.number().int().optional(),
+  gid: z.number().int().optional(),
+});
+type LockInfo = z.infer<typeof lockSchema>;
+
+const staleAfterNs = 30n * 60n * 1_000_000_000n;
+const refreshEveryMs = 5 * 60 * 1000;
+
+export interface LockOptions {
+  exclusive: boolean;
+  /** Pause between creating our lock and checking again for a competing one (restic: 200 ms). */
+  settleMs?: number;
+}
+
+export interface Lock {
+  /** True if a stale lock of a dead process on this host was found and removed: a run was cut off. */
+  readonly recoveredStale: boolean;
+  release(): Promise<void>;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function isStale(l: LockInfo): boolean {
+  try {
+    if (nowNanos() - parseTime(l.time) > staleAfterNs) return true;
+  } catch {
+    return true;
+  }
+  return l.hostname === os.hostname() && l.pid !== process.pid && !processAlive(l.pid);
+}
+
+async function readLocks(repo: Repository, except: ID | undefined): Promise<{ id: ID; info: LockInfo | undefined }[]> {
+  const out: { id: ID; info: LockInfo | undefined }[] = [];
+  for (const id of await repo.list('lock')) {
+    if (id === except) continue;
+    try {
+      const raw = JSON.parse((await repo.loadUnpacked('lock', id)).toString('utf8'));
+      const r = lockSchema.safeParse(raw);
+      out.push({ id, info: r.success ? r.data : undefined });
+    } catch (err) {
+      if (isNotFound(err)) continue; // released meanwhile
+      out.push({ id, info: undefined });
+    }
+  }
+  return out;
+}
+
+function describe(l: LockInfo): string {
+  return `${l.exclusive ? 'an exclusive' : 'a'} lock held by PID ${l.pid} on ${l.hostname} (user ${l.username}) since ${l.time}`;
+}
+
+async function conflicts(repo: Repository, exclusive: boolean, ours: ID | undefined): Promise<{ recovered: boolean }> {
+  let recovered = false;
+  for (const { id, info } of await readLocks(repo, ours)) {
+    if (!info) continue; // unreadable locks are ignored, as restic does
+    if (isStale(info)) {
+      if (info.hostname === os.hostname()) {
+        await repo.backend.remove({ type: 'lock', name: id });
+        recovered = true;
+      }
+      continue;
+    }
+    if (exclusive || info.exclusive) {
+      throw new KeepsakeError('locked', `the repository is in use: ${describe(info)}`, {
+        hint: 'wait for the other run to finish; if it crashed on another machine, its lock expires 30 minutes after its last refresh',
+      });
+    }
+  }
+  return { recovered };
+}
+
+export async function acquireLock(repo: Repository, opts: LockOptions): Promise<Lock> {
+  const first = await conflicts(repo, opts.exclusive, undefined);
+  const info = (): Buffer => Buffer.from(goJson({
+    time: formatTime(nowNanos()),
+    exclusive: opts.exclusive,
+    hostname: os.hostname(),
+    username: os.userInfo().username,
+    pid: process.pid,
+    uid: process.getuid?.() || undefined,
+    gid: process.getgid?.() || undefined,
+  }));
+  let id = await repo.saveUnpacked('lock', info());
+  await new Promise((r) => setTimeout(r, opts.settleMs ?? 200));
+  try {
+    await conflicts(repo, opts.exclusive, id);
+  } catch (err) {
+    await repo.backend.remove({ type: 'lock', name: id });
+    throw err;
+  }
+  const timer = setInterval(() => {
+    void (async () => {
+      const fresh = await repo.saveUnpacked('lock', info());
+      const old = id;
+      id = fresh;
+      await repo.backend.remove({ type: 'lock', name: old });
+    })().catch(() => undefined);
+  }, refreshEveryMs);
+  timer.unref();
+  return {
+    recoveredStale: first.recovered,
+    async release() {
+      clearInterval(timer);
+      await repo.backend.remove({ type: 'lock', name: id });
+    },
+  };
+}

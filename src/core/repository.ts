@@ -1,0 +1,234 @@
+/**
+ * A repository opened with a password: the backend, the master key, the config and the index.
+ * Reading and writing of unpacked files (config, snapshots, indexes, locks) and of single blobs
+ * lives here; bulk writing of packs is in repo-writer.ts.
+ */
+import { z } from 'zod';
+import { BackendError, isNotFound, type Backend, type FileType } from '../backend/backend.js';
+import { compress, decompress } from './compress.js';
+import { open, randomKey, seal, type MasterKey } from './crypto.js';
+import { CorruptError, KeepsakeError } from './errors.js';
+import { goJson } from './gojson.js';
+import { hashID, type ID } from './hash.js';
+import { createKeyFile, defaultKdf, openKeyFile, parseKeyFile, type KdfParams } from './keys.js';
+import { decodeIndex, MasterIndex } from './master-index.js';
+import { randomPolynomial } from './polynomial.js';
+import { type BlobType } from './pack.js';
+import { decodeSnapshot, newestFirst, type StoredSnapshot } from './snapshot.js';
+import { decodeTree, type TreeNode } from './tree.js';
+import { mapLimit } from './concurrency.js';
+
+export interface RepoConfig {
+  version: 1 | 2;
+  id: string;
+  chunkerPolynomial: bigint;
+}
+
+const configSchema = z.object({
+  version: z.union([z.literal(1), z.literal(2)]),
+  id: z.string().regex(/^[0-9a-f]{64}$/),
+  chunker_polynomial: z.string().regex(/^[0-9a-f]{1,16}$/),
+});
+
+/** Tried in this order; restic also stops after a bounded number of key files. */
+const maxKeysTried = 20;
+
+export type UnpackedType = Exclude<FileType, 'pack' | 'key' | 'config'>;
+
+export class Repository {
+  readonly index = new MasterIndex();
+  private indexLoaded = false;
+
+  private constructor(
+    readonly backend: Backend,
+    readonly key: MasterKey,
+    readonly config: RepoConfig,
+    /** The ID of the key file the password opened. */
+    readonly keyId: ID,
+  ) {}
+
+  get compressed(): boolean {
+    return this.config.version === 2;
+  }
+
+  static async init(
+    backend: Backend,
+    password: string,
+    opts: { kdf?: KdfParams; chunkerPolynomial?: bigint; version?: 1 | 2 } = {},
+  ): Promise<Repository> {
+    try {
+      await backend.stat({ type: 'config', name: '' });
+      throw new KeepsakeError('repository-exists', `a repository already exists at ${backend.location}`);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    await backend.create();
+    const key = randomKey();
+    const config: RepoConfig = {
+      version: opts.version ?? 2,
+      id: hashID(randomKey().encrypt),
+      chunkerPolynomial: opts.chunkerPolynomial ?? randomPolynomial(),
+    };
+    const keyFile = await createKeyFile(key, password, opts.kdf ?? defaultKdf);
+    const keyId = hashID(keyFile);
+    await backend.save({ type: 'key', name: keyId }, keyFile);
+    const configJson = goJson({
+      version: config.version,
+      id: config.id,
+      chunker_polynomial: config.chunkerPolynomial.toString(16),
+    });
+    // The config is encrypted but never compressed, in both format versions.
+    await backend.save({ type: 'config', name: '' }, seal(key, Buffer.from(configJson)));
+    return new Repository(backend, key, config, keyId);
+  }
+
+  static async open(backend: Backend, password: string): Promise<Repository> {
+    let configRaw: Uint8Array;
+    try {
+      configRaw = await backend.load({ type: 'config', name: '' }, 0, 0);
+    } catch (err) {
+      if (isNotFound(err)) {
+        throw new KeepsakeError('no-repository', `there is no repository at ${backend.location}`, {
+          hint: 'create one with `keepsake init`, or check the --repo path',
+        });
+      }
+      throw err;
+    }
+    const { key, keyId } = await findKey(backend, password);
+    const config = parseConfig(open(key, configRaw));
+    return new Repository(backend, key, config, keyId);
+  }
+
+  /** Decrypt (and decompress) a stored unpacked file; checks that its name is its hash. */
+  async loadUnpacked(type: UnpackedType, id: ID): Promise<Buffer> {
+    const raw = await this.backend.load({ type, name: id }, 0, 0);
+    if (hashID(raw) !== id) throw new CorruptError(`${type} ${id.slice(0, 8)}: content does not match its name`);
+    return this.decodeUnpacked(open(this.key, raw));
+  }
+
+  private decodeUnpacked(plain: Buffer): Buffer {
+    if (plain.length === 0) return plain;
+    const first = plain[0]!;
+    if (first === 0x7b || first === 0x5b) return plain; // `{` or `[`: uncompressed JSON (format v1 style)
+    if (first === 2) return Buffer.from(decompress(plain.subarray(1)));
+    throw new CorruptError(`unknown encoding byte ${first} in repository file`);
+  }
+
+  /** Compress (v2), encrypt and store; returns the file's ID. */
+  async saveUnpacked(type: UnpackedType, json: Uint8Array): Promise<ID> {
+    const data = this.sealUnpacked(json);
+    const id = hashID(data);
+    await this.backend.save({ type, name: id }, data);
+    return id;
+  }
+
+  sealUnpacked(json: Uint8Array): Buffer {
+    let plain: Uint8Array = json;
+    if (this.compressed) {
+      const z = compress(json);
+      plain = Buffer.concat([Buffer.of(2), z]);
+    }
+    return seal(this.key, plain);
+  }
+
+  async list(type: Exclude<FileType, 'config'>): Promise<string[]> {
+    const out: string[] = [];
+    for await (const f of this.backend.list(type)) out.push(f.name);
+    return out;
+  }
+
+  /** Load every index file into memory. Safe to call more than once. */
+  async loadIndex(onProgress?: (done: number, total: number) => void): Promise<void> {
+    if (this.indexLoaded) return;
+    const ids = await this.list('index');
+    let done = 0;
+    await mapLimit(ids, this.backend.connections, async (id) => {
+      const idx = decodeIndex((await this.loadUnpacked('index', id)).toString('utf8'));
+      for (const p of idx.packs) this.index.addPack(p.id, p.blobs);
+      onProgress?.(++done, ids.length);
+    });
+    this.indexLoaded = true;
+  }
+
+  /** Load, verify and decode one blob. */
+  async loadBlob(type: BlobType, id: ID): Promise<Buffer> {
+    const loc = this.index.get(id);
+    if (!loc || loc.type !== type) throw new KeepsakeError('not-found', `${type} blob ${id.slice(0, 8)} is not in the index`);
+    const raw = await this.backend.load({ type: 'pack', name: loc.pack }, loc.length, loc.offset);
+    return this.decodeBlob(id, raw, loc.uncompressedLength);
+  }
+
+  decodeBlob(id: ID, raw: Uint8Array, uncompressedLength: number | undefined): Buffer {
+    let plain = open(this.key, raw);
+    if (uncompressedLength !== undefined) plain = Buffer.from(decompress(plain, uncompressedLength));
+    if (hashID(plain) !== id) throw new CorruptError(`blob ${id.slice(0, 8)}: content does not match its ID`);
+    return plain;
+  }
+
+  async loadTree(id: ID): Promise<TreeNode[]> {
+    return decodeTree(await this.loadBlob('tree', id));
+  }
+
+  async loadSnapshot(id: ID): Promise<StoredSnapshot> {
+    return decodeSnapshot(id, await this.loadUnpacked('snapshot', id));
+  }
+
+  async snapshots(): Promise<StoredSnapshot[]> {
+    const ids = await this.list('snapshot');
+    return mapLimit(ids, this.backend.connections, (id) => this.loadSnapshot(id));
+  }
+
+  /** Resolve `latest`, a full ID, or a unique prefix of at least 4 hex characters. */
+  async findSnapshot(ref: string, pick?: (s: StoredSnapshot) => boolean): Promise<StoredSnapshot> {
+    if (ref === 'latest') {
+      const all = (await this.snapshots()).filter((s) => !pick || pick(s));
+      all.sort(newestFirst);
+      if (!all[0]) throw new KeepsakeError('not-found', 'the repository has no snapshots yet');
+      return all[0];
+    }
+    if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new KeepsakeError('invalid-argument', `not a snapshot ID: ${ref}`);
+    const ids = (await this.list('snapshot')).filter((id) => id.startsWith(ref));
+    if (ids.length === 0) throw new KeepsakeError('not-found', `no snapshot ${ref}`);
+    if (ids.length > 1) throw new KeepsakeError('invalid-argument', `snapshot prefix ${ref} is ambiguous`);
+    return this.loadSnapshot(ids[0]!);
+  }
+
+  async addKey(password: string, kdf: KdfParams = defaultKdf): Promise<ID> {
+    const file = await createKeyFile(this.key, password, kdf);
+    const id = hashID(file);
+    await this.backend.save({ type: 'key', name: id }, file);
+    return id;
+  }
+}
+
+async function findKey(backend: Backend, password: string): Promise<{ key: MasterKey; keyId: ID }> {
+  const ids: string[] = [];
+  for await (const f of backend.list('key')) ids.push(f.name);
+  for (const id of ids.slice(0, maxKeysTried)) {
+    let kf;
+    try {
+      const raw = await backend.load({ type: 'key', name: id }, 0, 0);
+      kf = parseKeyFile(raw);
+    } catch (err) {
+      if (err instanceof BackendError) throw err;
+      continue; // a damaged key file must not hide the good ones
+    }
+    const key = await openKeyFile(kf, password);
+    if (key) return { key, keyId: id };
+  }
+  throw new KeepsakeError('wrong-password', `wrong password, or no key found in ${backend.location}`, {
+    hint: 'check KEEPSAKE_PASSWORD or --password-file; the password cannot be recovered if it is lost',
+  });
+}
+
+function parseConfig(plain: Buffer): RepoConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(plain.toString('utf8'));
+  } catch {
+    throw new CorruptError('config is not valid JSON');
+  }
+  const r = configSchema.safeParse(raw);
+  if (!r.success) throw new KeepsakeError('unsupported', `repository config is not understood: ${r.error.issues[0]?.message}`);
+  return { version: r.data.version, id: r.data.id, chunkerPolynomial: BigInt(`0x${r.data.chunker_polynomial}`) };
+}

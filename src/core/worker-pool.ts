@@ -1,0 +1,152 @@
+/**
+ * The main thread's side of the chunk workers: batches file jobs, answers "which of these blobs are
+ * new?" from the writer, and hands finished packs to the writer for upload.
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { type MasterKey } from './crypto.js';
+import { type RepoWriter } from './repo-writer.js';
+import type { FromWorker, ToWorker, WorkerFile, WorkerInit } from './worker-protocol.js';
+
+export type FileResult =
+  | { ok: true; content: string[]; bytes: number; changed: boolean }
+  | { ok: false; code: string; message: string };
+
+interface Slot {
+  worker: Worker;
+  batches: number;
+  jobs: Set<number>;
+  flushed?: () => void;
+}
+
+const maxBatchFiles = 256;
+const maxBatchBytes = 16 * 1024 * 1024;
+
+export class ChunkPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: WorkerFile[] = [];
+  private readonly waiting = new Map<number, (r: FileResult) => void>();
+  private nextJob = 1;
+  private scheduled = false;
+  private fatal: Error | undefined;
+
+  constructor(
+    private readonly writer: RepoWriter,
+    opts: { key: MasterKey; polynomial: bigint; packSize: number; workers?: number },
+  ) {
+    const init: WorkerInit = {
+      key: { encrypt: opts.key.encrypt, macK: opts.key.macK, macR: opts.key.macR },
+      polynomial: opts.polynomial.toString(16),
+      packSize: opts.packSize,
+      arenaSize: 32 * 1024 * 1024,
+    };
+    const n = opts.workers ?? Math.max(1, Math.min(os.availableParallelism(), 8));
+    for (let i = 0; i < n; i++) {
+      const worker = new Worker(new URL('./chunk-worker.js', import.meta.url), { workerData: init });
+      const slot: Slot = { worker, batches: 0, jobs: new Set() };
+      worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
+      worker.on('error', (err) => this.fail(err));
+      this.slots.push(slot);
+    }
+  }
+
+  submit(file: Omit<WorkerFile, 'job'>): Promise<FileResult> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    const job = this.nextJob++;
+    this.queue.push({ ...file, job });
+    this.schedule();
+    return new Promise((resolve) => this.waiting.set(job, resolve));
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    for (;;) {
+      if (this.queue.length === 0) return;
+      const slot = this.slots.reduce((a, b) => (b.batches < a.batches ? b : a));
+      if (slot.batches >= 2) return;
+      const files: WorkerFile[] = [];
+      let bytes = 0;
+      while (this.queue.length > 0 && files.length < maxBatchFiles && (bytes < maxBatchBytes || files.length === 0)) {
+        const f = this.queue.shift()!;
+        bytes += f.size;
+        files.push(f);
+        slot.jobs.add(f.job);
+      }
+      slot.batches++;
+      this.send(slot, { t: 'files', files });
+    }
+  }
+
+  private send(slot: Slot, m: ToWorker, transfer?: ArrayBuffer[]): void {
+    slot.worker.postMessage(m, transfer ?? []);
+  }
+
+  private onMessage(slot: Slot, m: FromWorker): void {
+    switch (m.t) {
+      case 'hashes': {
+        const need = new Uint8Array(m.ids.length);
+        for (let i = 0; i < m.ids.length; i++) need[i] = this.writer.claim(m.ids[i]!) ? 1 : 0;
+        this.send(slot, { t: 'need', need });
+        return;
+      }
+      case 'pack': {
+        const data = Buffer.from(m.data, m.offset, m.length);
+        this.writer
+          .upload({ id: m.id, data, blobs: m.blobs })
+          .catch((err) => this.fail(err))
+          .finally(() => this.send(slot, { t: 'ack' }));
+        return;
+      }
+      case 'file-done':
+        return this.settle(slot, m.job, { ok: true, content: m.content, bytes: m.bytes, changed: m.changed });
+      case 'file-error':
+        return this.settle(slot, m.job, { ok: false, code: m.code, message: m.message });
+      case 'batch-done':
+        slot.batches--;
+        this.dispatch();
+        return;
+      case 'flushed':
+        slot.flushed?.();
+        return;
+      case 'fatal':
+        this.fail(new Error(`chunk worker failed: ${m.message}`));
+    }
+  }
+
+  private settle(slot: Slot, job: number, r: FileResult): void {
+    slot.jobs.delete(job);
+    const resolve = this.waiting.get(job);
+    this.waiting.delete(job);
+    resolve?.(r);
+  }
+
+  private fail(err: unknown): void {
+    this.fatal ??= err instanceof Error ? err : new Error(String(err));
+    for (const s of this.slots) s.flushed?.();
+  }
+
+  get error(): Error | undefined {
+    return this.fatal;
+  }
+
+  /** Every worker finishes its pack and hands it over; resolves when all packs went to the writer. */
+  async flush(): Promise<void> {
+    await Promise.all(this.slots.map((slot) => new Promise<void>((resolve) => {
+      slot.flushed = resolve;
+      this.send(slot, { t: 'flush' });
+    })));
+    if (this.fatal) throw this.fatal;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
