@@ -1,0 +1,60 @@
+/** Use-case: restore a snapshot, a folder of it, or files matching patterns, into a target folder. */
+import { KeepsakeError } from '../core/errors.js';
+import { type ID } from '../core/hash.js';
+import { acquireLock } from '../core/lock.js';
+import { type Repository } from '../core/repository.js';
+import { Restorer, type RestoreProgress, type RestoreSummary } from '../core/restorer.js';
+import { isSafeName } from '../core/tree.js';
+
+export interface RestoreRequest {
+  /** `latest`, an ID or prefix, optionally followed by `:/path/inside/snapshot`. */
+  snapshot: string;
+  target: string;
+  include?: string[];
+  overwrite?: boolean;
+  host?: string;
+  onProgress?: (p: RestoreProgress) => void;
+  onWarning?: (path: string, message: string) => void;
+}
+
+export interface RestoreOutcome extends RestoreSummary {
+  snapshot: ID;
+  subpath: string;
+}
+
+/** Follow `/a/b` from a snapshot's root tree to the subtree of folder b. */
+export async function resolveSubtree(repo: Repository, root: ID, subpath: string): Promise<ID> {
+  let tree = root;
+  for (const name of subpath.split('/').filter((c) => c !== '')) {
+    if (!isSafeName(name)) throw new KeepsakeError('invalid-argument', `bad path component ${JSON.stringify(name)}`);
+    const node = (await repo.loadTree(tree)).find((n) => n.name === name);
+    if (!node) throw new KeepsakeError('not-found', `${subpath} is not in the snapshot`);
+    if (node.type !== 'dir' || !node.subtree) throw new KeepsakeError('invalid-argument', `${subpath} is not a folder; restore it with --include`);
+    tree = node.subtree;
+  }
+  return tree;
+}
+
+export async function runRestore(repo: Repository, req: RestoreRequest): Promise<RestoreOutcome> {
+  const lock = await acquireLock(repo, { exclusive: false });
+  try {
+    await repo.loadIndex();
+    const colon = req.snapshot.indexOf(':');
+    const ref = colon < 0 ? req.snapshot : req.snapshot.slice(0, colon);
+    const subpath = colon < 0 ? '' : req.snapshot.slice(colon + 1).replace(/\/+$/, '');
+    const snap = await repo.findSnapshot(ref, req.host ? (s) => s.hostname === req.host : undefined);
+    const tree = await resolveSubtree(repo, snap.tree, subpath);
+    const summary = await new Restorer(repo, {
+      tree,
+      treePath: subpath,
+      target: req.target,
+      include: req.include,
+      overwrite: req.overwrite,
+      onProgress: req.onProgress,
+      onWarning: req.onWarning,
+    }).run();
+    return { ...summary, snapshot: snap.id, subpath: subpath || '/' };
+  } finally {
+    await lock.release();
+  }
+}
