@@ -49,7 +49,7 @@ export function goJson(v: GoValue): string {
 export function parseJson(text: string): unknown {
   // Quote large integers outside strings, then revive them. A tokenizer-level pass keeps strings intact.
   const marked = text.replace(/"(?:[^"\\]|\\.)*"|-?\d{16,}(?![.eE\d])/g, (m) =>
-    m.startsWith('"') ? m : `"\u0000big:${m}"`);
+    m.startsWith('"') ? m : `"\\u0000big:${m}"`);
   return JSON.parse(marked, (_k, v: unknown) => {
     if (typeof v === 'string' && v.startsWith('\u0000big:')) {
       const b = BigInt(v.slice(5));

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { it } from 'node:test';
+import { open, poly1305Aes, randomKey, seal } from './crypto.js';
+import { CorruptError } from './errors.js';
+
+const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
+
+// Test vectors from D. J. Bernstein, "The Poly1305-AES message-authentication code", appendix B.
+const vectors = [
+  {
+    msg: 'f3f6',
+    r: '851fc40c3467ac0be05cc20404f3f700',
+    k: 'ec074c835580741701425b623235add6',
+    nonce: 'fb447350c4e868c52ac3275cf9d4327e',
+    mac: 'f4c633c3044fc145f84f335cb81953de',
+  },
+  {
+    msg: '',
+    r: 'a0f3080000f46400d0c7e9076c834403',
+    k: '75deaa25c09f208e1dc4ce6b5cad3fbf',
+    nonce: '61ee09218d29b0aaed7e154a2c5509cc',
+    mac: 'dd3fab2251f11ac759f0887129cc2ee7',
+  },
+];
+
+it('Poly1305-AES matches the paper\'s test vectors', () => {
+  for (const v of vectors) {
+    const key = { encrypt: Buffer.alloc(32), macK: hex(v.k), macR: hex(v.r) };
+    assert.equal(Buffer.from(poly1305Aes(key, hex(v.nonce), hex(v.msg))).toString('hex'), v.mac);
+  }
+});
+
+it('seal/open round-trips and has IV ‖ ciphertext ‖ MAC layout', () => {
+  const key = randomKey();
+  for (const n of [0, 1, 15, 16, 17, 1000, 100_000]) {
+    const plain = randomBytes(n);
+    const sealed = seal(key, plain);
+    assert.equal(sealed.length, n + 32);
+    assert.deepEqual(open(key, sealed), plain);
+  }
+});
+
+it('open refuses any flipped bit, a wrong key, a short or zero-IV input', () => {
+  const key = randomKey();
+  const sealed = seal(key, Buffer.from('a photo of grandma'));
+  for (let i = 0; i < sealed.length; i++) {
+    const bad = Buffer.from(sealed);
+    bad[i]! ^= 0x10;
+    assert.throws(() => open(key, bad), CorruptError, `flip at ${i}`);
+  }
+  assert.throws(() => open(randomKey(), sealed), CorruptError);
+  assert.throws(() => open(key, sealed.subarray(0, 31)), CorruptError);
+  const zeroIv = Buffer.from(sealed);
+  zeroIv.fill(0, 0, 16);
+  assert.throws(() => open(key, zeroIv), CorruptError);
+});
