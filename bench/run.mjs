@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, estimateBytes, MIB } from './lib/config.mjs';
-import { haveGnuTime, runQuiet } from './lib/exec.mjs';
+import { haveGnuTime, killRunning, runQuiet } from './lib/exec.mjs';
 import { createCorpus, freeBytes, rmrf, treeHash } from './lib/fsutil.mjs';
 import { renderAll, summarize } from './lib/report.mjs';
 import { runRound } from './lib/round.mjs';
@@ -104,6 +104,13 @@ async function main() {
   const tmpRoot = fs.mkdtempSync(path.join(config.tmpParent, 'keepsake-bench-'));
   log(`scale ${config.scaleName}, ${config.rounds} round(s), tools ${tools.join(', ')}, cases ${config.cases.join(', ')}; temp ${tmpRoot}`);
   const started = new Date();
+  // Ctrl-C: stop the tool under way and remove the temp folder, as a normal end would.
+  process.once('SIGINT', () => {
+    killRunning();
+    if (!config.keep) rmrf(tmpRoot);
+    log(config.keep ? `interrupted; kept ${tmpRoot}` : 'interrupted');
+    process.exit(130);
+  });
   let run;
   try {
     run = await runAll(config, tools, tmpRoot);

@@ -12,6 +12,11 @@ export const haveGnuTime = () => {
   return r.status === 0 && /^\d+\s*$/m.test(r.stderr);
 };
 
+// Process groups of the commands under way, so an interrupted bench does not leave a tool running.
+const running = new Set();
+const killGroup = (pid) => { try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ } };
+export const killRunning = () => running.forEach(killGroup);
+
 export class CommandError extends Error {
   constructor(message, logFile) {
     super(message);
@@ -47,10 +52,13 @@ export async function runTimed({ cmd, cwd, env, logFile, timeoutSec, useGnuTime 
   try {
     ({ code, signal } = await new Promise((resolve, reject) => {
       // stdin is closed so a tool that unexpectedly prompts (password, confirmation) fails instead of hanging.
-      const child = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', fd, fd] });
-      const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutSec * 1000);
-      child.on('error', (err) => { clearTimeout(timer); reject(err); });
-      child.on('exit', (c, s) => { clearTimeout(timer); resolve({ code: c, signal: s }); });
+      // Own process group: killing GNU time alone would leave the tool itself running.
+      const child = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', fd, fd], detached: true });
+      running.add(child.pid);
+      const timer = setTimeout(() => { timedOut = true; killGroup(child.pid); }, timeoutSec * 1000);
+      const done = () => { clearTimeout(timer); running.delete(child.pid); };
+      child.on('error', (err) => { done(); reject(err); });
+      child.on('exit', (c, s) => { done(); resolve({ code: c, signal: s }); });
     }));
   } catch (err) {
     fs.closeSync(fd);

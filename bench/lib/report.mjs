@@ -32,7 +32,7 @@ export function median(values) {
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
-/** { tool: { key: { median, n, failed } } } over all rounds. */
+/** { tool: { key: { median, min, max, n, failed } } } over all rounds. */
 export function summarize(rounds, tools) {
   const out = {};
   for (const tool of tools) {
@@ -40,7 +40,9 @@ export function summarize(rounds, tools) {
     for (const row of [...ROWS, ...RSS_ROWS]) {
       const values = rounds.map((r) => r.results[tool]?.metrics[row.key]).filter((x) => typeof x === 'number');
       const failed = rounds.filter((r) => r.results[tool]?.errors[row.step]).length;
-      out[tool][row.key] = { median: median(values), n: values.length, failed };
+      // min/max stay in the JSON to judge noise (a shared 2-core machine swings by tens of percent).
+      out[tool][row.key] = { median: median(values), min: values.length ? Math.min(...values) : null,
+        max: values.length ? Math.max(...values) : null, n: values.length, failed };
     }
   }
   return out;
@@ -99,15 +101,18 @@ export function markdownTable(rows) {
 export function failures(results) {
   const seen = new Set();
   const out = [];
+  let skipped = 0;
   for (const r of results.rounds) {
     for (const [tool, { errors }] of Object.entries(r.results)) {
       for (const [step, e] of Object.entries(errors)) {
+        if (e.message.startsWith('skipped:')) { skipped++; continue; } // follows from a failure listed anyway
         if (seen.has(`${tool}/${step}`)) continue;
         seen.add(`${tool}/${step}`);
         out.push(`${tool} ${step} (round ${r.round}): ${e.message}${e.logTail ? `\n${e.logTail.replace(/^/gm, '    | ')}` : ''}`);
       }
     }
   }
+  if (skipped) out.push(`(${skipped} step(s) skipped because a step they build on failed)`);
   return out;
 }
 

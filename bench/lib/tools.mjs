@@ -63,8 +63,11 @@ export const TOOLS = {
   },
 };
 
+// BENCH_KEEPSAKE_BIN points at another build (a second work tree, an older release) to compare.
 function ks(ctx) {
-  return path.join(ctx.projectRoot, 'bin', 'keepsake.js');
+  return process.env.BENCH_KEEPSAKE_BIN
+    ? path.resolve(process.env.BENCH_KEEPSAKE_BIN)
+    : path.join(ctx.projectRoot, 'bin', 'keepsake.js');
 }
 
 /** Tools to run: the requested ones, minus those not installed (reported, not fatal). */
