@@ -27,6 +27,29 @@ if (peer) {
       await b.close();
     });
 
+    it('reports a crashed rclone as a retryable error, and starts a new one on the next call', async () => {
+      const { mkdtemp, readFile, rm, writeFile } = await import('node:fs/promises');
+      const { tmpdir } = await import('node:os');
+      const path = await import('node:path');
+      const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-rclone-crash-'));
+      const wrapper = path.join(dir, 'rclone-wrapper');
+      await writeFile(wrapper, `#!/bin/sh\necho $$ > ${dir}/pid\nexec rclone "$@"\n`, { mode: 0o755 });
+      const b = openRclone(repo(), { env, program: wrapper });
+      try {
+        await b.create();
+        const big = Buffer.alloc(64 * 1024 * 1024, 1);
+        const saving = b.save({ type: 'pack', name: 'd'.repeat(64) }, big);
+        process.kill(Number(await readFile(path.join(dir, 'pid'), 'utf8')), 'SIGKILL');
+        await assert.rejects(saving, (e: unknown) =>
+          e instanceof BackendError && e.code === 'transient' && /rclone was killed by SIGKILL/.test(e.message));
+        // Between calls a crash goes unnoticed: the next call starts a new rclone.
+        await assert.rejects(b.stat({ type: 'config', name: '' }), (e: unknown) => e instanceof BackendError && e.code === 'not-found');
+      } finally {
+        await b.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
     it('reports an unknown remote as a permanent error with rclone\'s own words', async () => {
       const b = openRclone('rclone:no-such-remote:x', { env });
       try {

@@ -6,10 +6,19 @@
  * rclone serves HTTP/2 on stdio (not HTTP/1.1), so the transport is Node's `http2` client with the
  * child's pipes as its connection. That also multiplexes parallel requests over the one pipe, which
  * an HTTP/1.1 client could not. The protocol itself is `RestBackend`'s; only the transport differs.
+ *
+ * The child's stdin and stdout are one end of a Unix socket whose other end is a real `net.Socket`
+ * for the HTTP/2 session. Handing http2 a generic Duplex over two pipes instead makes Node wrap it in
+ * a JSStreamSocket, which dies with ERR_INTERNAL_ASSERTION (a process crash, not an error) when the
+ * child exits while a write is pending (nodejs/node#35384).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http2 from 'node:http2';
-import { Duplex } from 'node:stream';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { BackendError } from './backend.js';
 import { RestBackend, type RestRequest, type RestResponse, type RestTransport } from './rest.js';
 
@@ -29,16 +38,51 @@ export function openRclone(location: string, opts: RcloneOptions): RestBackend {
   return new RestBackend(`rclone:${remote}`, new RcloneTransport(program, args, opts.env, `rclone:${remote}`), opts.connections ?? 5);
 }
 
+interface Conn {
+  child: ChildProcess;
+  session: http2.ClientHttp2Session;
+  /** rclone answered at least once: it started fine, so a later exit is a crash, not a set-up error. */
+  answered: boolean;
+  exit: Promise<void>;
+}
+
+/** Starts the child with stdin and stdout on one end of a connected Unix socket; returns the other. */
+async function spawnOnSocket(program: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ours: net.Socket; child: ChildProcess; spawnError: Promise<Error> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-rclone-'));
+  const server = net.createServer();
+  try {
+    const sock = path.join(dir, 's');
+    server.listen(sock);
+    await once(server, 'listening');
+    const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+    const ours = net.connect(sock);
+    await once(ours, 'connect');
+    const [theirs] = await accepted;
+    try {
+      const child = spawn(program, args, { env, stdio: [theirs, theirs, 'pipe'] });
+      // Listen now: the `error` of a missing program comes on the next tick, before our caller resumes.
+      const spawnError = once(child, 'error').then(([err]) => err as Error);
+      return { ours, child, spawnError };
+    } finally {
+      theirs.destroy(); // the child holds its own copy of the descriptor
+    }
+  } finally {
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 class RcloneTransport implements RestTransport {
-  private current: { child: ChildProcess; session: http2.ClientHttp2Session; answered: boolean; exit: Promise<void> } | undefined;
+  private current: Promise<Conn> | undefined;
   private stderr = '';
   private exited: BackendError | undefined;
 
   constructor(private readonly program: string, private readonly args: string[], private readonly env: NodeJS.ProcessEnv, private readonly where: string) {}
 
-  request(req: RestRequest): Promise<RestResponse> {
-    const conn = this.connect();
+  async request(req: RestRequest): Promise<RestResponse> {
+    const conn = await this.connect();
     return new Promise<RestResponse>((resolve, reject) => {
+      if (conn.session.destroyed) return reject(this.exited ?? new BackendError('transient', `${this.where}: rclone is gone${this.stderrTail()}`));
       const stream = conn.session.request({ ':method': req.method, ':path': `/${req.path}`, ...req.headers }, { endStream: !req.body });
       const chunks: Buffer[] = [];
       let status = 0;
@@ -52,47 +96,52 @@ class RcloneTransport implements RestTransport {
       stream.on('end', () => {
         if (status !== 0) resolve({ status, body: Buffer.concat(chunks), header: (n) => first(headers[n.toLowerCase()]) });
       });
-      stream.on('error', (err) => reject(this.exited ?? new BackendError('transient', `${this.where}: ${err.message}${this.stderrTail()}`, { cause: err })));
+      // The socket breaks a moment before the exit status arrives; wait for it to say why.
+      const fail = (why: string, cause?: Error) => void within(conn.exit, 2000).then(() =>
+        reject(this.exited ?? new BackendError('transient', `${this.where}: ${why}${this.stderrTail()}`, cause ? { cause } : undefined)));
+      stream.on('error', (err) => fail(err.message, err));
       stream.on('close', () => {
-        if (status !== 0) return;
-        // The pipe closes a moment before the exit status arrives; wait for it to say why.
-        void within(conn.exit, 2000).then(() =>
-          reject(this.exited ?? new BackendError('transient', `${this.where}: rclone closed the request without an answer${this.stderrTail()}`)));
+        if (status === 0) fail('rclone closed the request without an answer');
       });
       if (req.body) stream.end(req.body);
     });
   }
 
   async close(): Promise<void> {
-    const c = this.current;
+    const pending = this.current;
     this.current = undefined;
+    const c = await pending?.catch(() => undefined);
     if (!c) return;
-    c.session.close();
-    c.child.stdin?.end(); // rclone exits when its stdin closes
-    const done = new Promise<void>((resolve) => (c.child.exitCode !== null || c.child.signalCode !== null ? resolve() : c.child.once('exit', () => resolve())));
+    // Closing the session closes our end of the socket; rclone exits when its stdin ends.
+    // (close() never calls back on a session that is already gone, e.g. after rclone crashed.)
+    if (!c.session.closed && !c.session.destroyed) await new Promise<void>((resolve) => c.session.close(() => resolve()));
     const timer = setTimeout(() => c.child.kill('SIGTERM'), 5000);
-    await done;
+    await c.exit;
     clearTimeout(timer);
   }
 
   /** The running child, or a new one: after a crash the next call starts rclone again. */
-  private connect(): NonNullable<RcloneTransport['current']> {
-    if (this.current) return this.current;
+  private connect(): Promise<Conn> {
+    this.current ??= this.start();
+    return this.current;
+  }
+
+  private async start(): Promise<Conn> {
     this.exited = undefined;
     this.stderr = '';
-    const child = spawn(this.program, this.args, { env: this.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const { ours, child, spawnError } = await spawnOnSocket(this.program, this.args, this.env);
     child.stderr!.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString('utf8')).slice(-2000);
     });
-    const pipe = Duplex.from({ readable: child.stdout!, writable: child.stdin! });
-    pipe.on('error', () => undefined); // reported through the exit handler below
-    const session = http2.connect('http://rclone', { createConnection: () => pipe });
+    ours.on('error', () => undefined); // reported through the exit handler below
+    const session = http2.connect('http://rclone', { createConnection: () => ours });
     session.on('error', () => undefined);
     let exited = () => {};
-    const conn = { child, session, answered: false, exit: new Promise<void>((resolve) => (exited = resolve)) };
+    const conn: Conn = { child, session, answered: false, exit: new Promise<void>((resolve) => (exited = resolve)) };
+    const mine = this.current;
     const gone = (why: string, spawnErr?: Error) => {
       exited();
-      if (this.current === conn) this.current = undefined;
+      if (this.current === mine) this.current = undefined;
       session.destroy();
       // Dying before any answer is a set-up problem (unknown remote, bad config): retrying cannot help.
       const code = conn.answered ? 'transient' : 'permanent';
@@ -100,9 +149,8 @@ class RcloneTransport implements RestTransport {
         : conn.answered ? undefined : 'check the remote name and path with `rclone lsd REMOTE:` (RCLONE_CONFIG selects the config file)';
       this.exited = new BackendError(code, `${this.where}: rclone ${why}${this.stderrTail()}`, { ...(hint ? { hint } : {}), ...(spawnErr ? { cause: spawnErr } : {}) });
     };
-    child.once('error', (err) => gone(`could not be started: ${err.message}`, err));
+    void spawnError.then((err) => gone(`could not be started: ${err.message}`, err));
     child.once('exit', (code, signal) => gone(signal ? `was killed by ${signal}` : `exited with status ${code}`));
-    this.current = conn;
     return conn;
   }
 
