@@ -39,7 +39,12 @@ export async function openDriver(location: string, opts: OpenOptions): Promise<B
       return new LocalBackend(path.resolve(location.slice(6)));
     case 's3': {
       const { S3Backend } = await import('./s3.js');
-      return new S3Backend(location, { env: opts.env });
+      // Like restic's `-o s3.bucket-lookup=auto|dns|path`: auto is path style except on amazonaws.com.
+      const lookup = opts.env.KEEPSAKE_S3_BUCKET_LOOKUP ?? 'auto';
+      if (!['auto', 'dns', 'path'].includes(lookup)) {
+        throw new BackendError('permanent', `KEEPSAKE_S3_BUCKET_LOOKUP must be auto, dns or path, not "${lookup}"`);
+      }
+      return new S3Backend(location, { env: opts.env, ...(lookup === 'auto' ? {} : { pathStyle: lookup === 'path' }) });
     }
     case 'sftp': {
       const { SftpBackend } = await import('./sftp.js');

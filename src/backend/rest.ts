@@ -48,7 +48,16 @@ export class RestBackend implements Backend {
   }
 
   async save(h: Handle, data: Uint8Array): Promise<void> {
-    await this.call(`save ${this.path(h)}`, { method: 'POST', path: this.path(h), headers: { 'content-type': 'application/octet-stream' }, body: data });
+    try {
+      await this.call(`save ${this.path(h)}`, { method: 'POST', path: this.path(h), headers: { 'content-type': 'application/octet-stream' }, body: data });
+    } catch (err) {
+      // rest-server answers 403 to a save over an existing file (rclone overwrites). After a retry of
+      // a save whose reply was lost, the file is there with our bytes (names are content hashes).
+      if (err instanceof BackendError && /HTTP 403/.test(err.message) && (await this.stat(h).catch(() => undefined))?.size === data.length) {
+        throw new BackendError('exists', `${this.location}: save ${this.path(h)}: the file already exists`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   async load(h: Handle, length: number, offset: number): Promise<Uint8Array> {

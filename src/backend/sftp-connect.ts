@@ -98,6 +98,11 @@ export async function connectSsh(target: SshHost, opts: SftpConnectOptions, wher
         reject(new BackendError('permanent', `${where}: the host key of ${name} has CHANGED (or is revoked): someone could be intercepting the connection`, {
           hint: `if the server was reinstalled, remove its old line from known_hosts (ssh-keygen -R '${name}'), then ${accept}`, cause: err,
         }));
+      } else if (/host key/i.test(err.message)) {
+        // The server offers none of the key types known_hosts holds for it: also a changed key.
+        reject(new BackendError('permanent', `${where}: ${name} offers no host key of the kinds known_hosts lists for it (${hostKeyAlgorithms(keys).join(', ')})`, {
+          hint: `if the server was reinstalled, remove its old line from known_hosts (ssh-keygen -R '${name}'), then ${accept}`, cause: err,
+        }));
       } else if (err.level === 'client-authentication') {
         reject(new BackendError('permanent', `${where}: the server refused every key for user ${target.user}${auth.skipped.length ? ` (skipped, encrypted: ${auth.skipped.join(', ')})` : ''}`, {
           hint: `add your public key to ~/.ssh/authorized_keys of ${target.user} on ${target.hostName}, or load an encrypted key into ssh-agent; \`ssh ${sshArgs(target, opts)}\` must log in without a password`,

@@ -4,6 +4,7 @@
  * keeping many requests in flight fills the link instead.
  */
 import type { SFTPWrapper } from 'ssh2';
+import { Semaphore } from './limiter.js';
 
 const CHUNK = 64 * 1024;
 const IN_FLIGHT = 32;
@@ -13,28 +14,16 @@ export function sftpCall<T = void>(fn: (cb: (err: Error | null | undefined, valu
   return new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
 }
 
-/** Runs `task(i)` for i in [0, n) with at most `limit` running at once; stops at the first error. */
-async function pool(n: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (next < n && failed === undefined) {
-      const i = next++;
-      try {
-        await task(i);
-      } catch (err) {
-        failed ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
-  if (failed !== undefined) throw failed;
+/** Runs `task(i)` for i in [0, n), at most IN_FLIGHT at once. */
+function pipelined(n: number, task: (i: number) => Promise<void>): Promise<unknown> {
+  const sem = new Semaphore(IN_FLIGHT);
+  return Promise.all(Array.from({ length: n }, (_, i) => sem.run(() => task(i))));
 }
 
 export async function writeAll(sftp: SFTPWrapper, handle: Buffer, data: Uint8Array): Promise<void> {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const chunks = Math.ceil(buf.length / CHUNK);
-  await pool(chunks, IN_FLIGHT, async (i) => {
+  await pipelined(chunks, async (i) => {
     const off = i * CHUNK;
     const len = Math.min(CHUNK, buf.length - off);
     await sftpCall((cb) => sftp.write(handle, buf, off, len, off, cb));
@@ -45,7 +34,7 @@ export async function writeAll(sftp: SFTPWrapper, handle: Buffer, data: Uint8Arr
 export async function readAll(sftp: SFTPWrapper, handle: Buffer, offset: number, length: number): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(length);
   let end = length; // lowered when the server reports end of file
-  await pool(Math.ceil(length / CHUNK), IN_FLIGHT, async (i) => {
+  await pipelined(Math.ceil(length / CHUNK), async (i) => {
     let got = i * CHUNK;
     const stop = Math.min(got + CHUNK, length);
     while (got < stop && got < end) {
