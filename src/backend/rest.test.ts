@@ -39,10 +39,12 @@ if (peer) {
     it('survives a backup with a fifth of the calls failing', async () => {
       const inner = openRest(repo());
       const faulty = new FaultyBackend(inner, { seed: 5, failRate: 0.2, truncateRate: 0.2, maxDelayMs: 5 });
-      const b = new RetryBackend(faulty, { baseDelayMs: 1 });
+      const retries: string[] = [];
+      const b = new RetryBackend(faulty, { baseDelayMs: 1, onRetry: (m) => retries.push(m) });
       try {
         await backupWorkload(b, 30);
         assert.ok(faulty.injected.failedBefore + faulty.injected.failedAfter > 3);
+        assert.ok(retries.length > 3 && retries.every((m) => m.startsWith('rest:http://keepsake:***@') && !m.includes(pass)));
       } finally {
         await wipe(inner);
         await b.close();
