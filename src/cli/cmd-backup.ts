@@ -6,12 +6,14 @@ import { context } from './context.js';
 import { ExitCode } from './exit.js';
 import { bytes, count, duration } from './format.js';
 import { ProgressLine } from './progress.js';
+import { backupPlan } from './plan-backup-output.js';
 
 export function registerBackup(program: Command): void {
   program
     .command('backup')
     .description('save a new snapshot of folders or files (one-way: nothing at the source is ever changed)')
-    .argument('<paths...>', 'folders or files to back up')
+    .argument('[paths...]', 'folders or files to back up; none: every source of the plan to every destination')
+    .option('--destination <name>', 'plan mode: only this destination (repeatable)', collect, [])
     .option('--tag <tag>', 'add a tag to the snapshot (repeatable)', collect, [])
     .option('--host <name>', 'record this host name instead of the machine\'s')
     .option('--parent <snapshot>', 'compare with this snapshot instead of the latest of the same paths')
@@ -21,9 +23,15 @@ Files unchanged since the parent snapshot (same size, modification and change ti
 read again. Files that cannot be read are reported and skipped; the snapshot is still written and the
 exit code is 3. Ctrl-C stops cleanly: what was uploaded is kept and the next backup continues.
 
-Example:
-  keepsake backup --repo /media/drive/photos-backup ~/Pictures`)
-    .action(async (paths: string[], opts: { tag: string[]; host?: string; parent?: string; force?: boolean }, cmd: Command) => {
+Without paths, the plan is carried out: every source to every reachable destination (see
+\`keepsake source\`, \`keepsake destination\`, \`keepsake status\`).
+
+Examples:
+  keepsake backup --repo /media/drive/photos-backup ~/Pictures
+  keepsake backup
+  keepsake backup --destination nas`)
+    .action(async (paths: string[], opts: { tag: string[]; host?: string; parent?: string; force?: boolean; destination: string[] }, cmd: Command) => {
+      if (paths.length === 0) return backupPlan(cmd, opts);
       const ctx = context(cmd);
       const ref = await ctx.ref();
       const abort = new AbortController();
@@ -44,6 +52,7 @@ Example:
           parent: opts.parent,
           force: opts.force,
           signal: abort.signal,
+          env: process.env,
           onProgress: (p) => progress.update({ ...p, totalsFinal: p.scanDone }),
           onWarning: (w) => {
             progress.done();

@@ -10,6 +10,12 @@ export const ExitCode = {
   incomplete: 3,
   /** `check` found damage. */
   damaged: 4,
+  /** `status`: some photos do not meet 3-2-1. */
+  atRisk: 5,
+  /** `status`: every photo meets 3-2-1, but a destination is overdue or could not be read. */
+  attention: 6,
+  /** Plan backup, forget or prune: at least one destination failed (the summary names it). */
+  destinationFailed: 7,
   noRepository: 10,
   locked: 11,
   wrongPassword: 12,
@@ -22,6 +28,9 @@ export const exitCodeHelp = `Exit codes:
   2    wrong usage (unknown option, missing argument)
   3    incomplete: the snapshot was written, but some files could not be read (listed above)
   4    check found damage in the repository
+  5    status: some photos do not meet 3-2-1 (listed by reason)
+  6    status: every photo meets 3-2-1, but a destination is overdue or unreadable
+  7    plan backup/forget/prune: at least one destination failed (named in the summary)
   10   no repository at the given location
   11   the repository is locked by another process
   12   wrong password

@@ -7,6 +7,9 @@ import { registerCheck } from './cmd-check.js';
 import { registerInit } from './cmd-init.js';
 import { registerKey } from './cmd-key.js';
 import { registerRestore } from './cmd-restore.js';
+import { registerPlan } from './cmd-plan.js';
+import { registerSetup } from './cmd-setup.js';
+import { registerStatus } from './cmd-status.js';
 import { describeError, ExitCode, exitCodeFor, exitCodeHelp } from './exit.js';
 
 export function buildProgram(): Command {
@@ -15,6 +18,7 @@ export function buildProgram(): Command {
     .version(version)
     .option('-r, --repo <location>', 'repository: a folder, or sftp:…, s3:…, rest:…, rclone:… (env KEEPSAKE_REPOSITORY)')
     .option('-p, --password-file <file>', 'read the repository password from a file (env KEEPSAKE_PASSWORD_FILE; or KEEPSAKE_PASSWORD)')
+    .option('-c, --config <file>', 'the plan file (env KEEPSAKE_CONFIG; default $XDG_CONFIG_HOME/keepsake/keepsake.toml)')
     .option('--json', 'machine-readable output on stdout')
     .option('-q, --quiet', 'no progress and no summary, only errors')
     .addHelpText('after', `\n${exitCodeHelp}`)
@@ -27,6 +31,9 @@ export function buildProgram(): Command {
   registerRestore(program);
   registerCheck(program);
   registerKey(program);
+  registerPlan(program);
+  registerSetup(program);
+  registerStatus(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -1,0 +1,79 @@
+/**
+ * Reaching the destinations of a plan: which are plugged in, opening them with their own password,
+ * and creating new ones with the chunker polynomial the others use, so that the same photo is cut
+ * into the same blobs everywhere (the ledger compares copies by their blob lists, and `copy` can
+ * then move blobs between destinations without re-chunking).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { openBackend } from '../backend/open.js';
+import { KeepsakeError } from '../core/errors.js';
+import { Repository } from '../core/repository.js';
+import { destinationPassword, type Destination, type Plan } from '../plan/config.js';
+
+/** The folder of a local repository string, or undefined for remote ones. */
+export function localFolder(location: string): string | undefined {
+  if (location.startsWith('local:')) return path.resolve(location.slice(6));
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(location)?.[1];
+  if (scheme === undefined || scheme.length === 1) return path.resolve(location);
+  return undefined;
+}
+
+/** A removable destination whose folder is not there (the drive is unplugged): skipped, not an error. */
+export function isUnplugged(d: Destination): boolean {
+  if (!d.removable) return false;
+  const folder = localFolder(d.repository);
+  return folder !== undefined && !existsSync(folder);
+}
+
+export interface PlanEnv {
+  env: NodeJS.ProcessEnv;
+  onRetry?: (msg: string) => void;
+}
+
+export async function withDestination<T>(d: Destination, penv: PlanEnv, fn: (repo: Repository) => Promise<T>): Promise<T> {
+  const password = await destinationPassword(d, penv.env);
+  const backend = await openBackend(d.repository, { env: penv.env, onRetry: penv.onRetry });
+  try {
+    return await fn(await Repository.open(backend, password));
+  } finally {
+    await backend.close();
+  }
+}
+
+/** The chunker polynomial of the first reachable destination of the plan, if any. */
+export async function planPolynomial(plan: Plan, penv: PlanEnv, except?: string): Promise<bigint | undefined> {
+  for (const d of plan.destination) {
+    if (d.name === except || isUnplugged(d)) continue;
+    try {
+      return await withDestination(d, penv, async (r) => r.config.chunkerPolynomial);
+    } catch {
+      continue; // unreachable or not created yet: try the next one
+    }
+  }
+  return undefined;
+}
+
+/** Create the repository of a destination, sharing the polynomial of the plan's other destinations. */
+export async function initDestination(plan: Plan, d: Destination, penv: PlanEnv): Promise<{ id: string; sharedPolynomial: boolean }> {
+  if (isUnplugged(d)) throw new KeepsakeError('not-found', `destination ${d.name}: ${d.repository} is not there; plug in the drive first`);
+  const chunkerPolynomial = await planPolynomial(plan, penv, d.name);
+  const password = await destinationPassword(d, penv.env);
+  const backend = await openBackend(d.repository, { env: penv.env, onRetry: penv.onRetry });
+  try {
+    const repo = await Repository.init(backend, password, { chunkerPolynomial });
+    return { id: repo.config.id, sharedPolynomial: chunkerPolynomial !== undefined };
+  } finally {
+    await backend.close();
+  }
+}
+
+export function findDestination(plan: Plan, name: string): Destination {
+  const d = plan.destination.find((x) => x.name === name);
+  if (!d) {
+    throw new KeepsakeError('invalid-argument', `the plan has no destination "${name}"`, {
+      hint: `destinations: ${plan.destination.map((x) => x.name).join(', ') || '(none)'}`,
+    });
+  }
+  return d;
+}
