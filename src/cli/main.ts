@@ -10,6 +10,7 @@ import { registerRestore } from './cmd-restore.js';
 import { registerPlan } from './cmd-plan.js';
 import { registerSetup } from './cmd-setup.js';
 import { registerStatus } from './cmd-status.js';
+import { registerForget } from './cmd-forget.js';
 import { describeError, ExitCode, exitCodeFor, exitCodeHelp } from './exit.js';
 
 export function buildProgram(): Command {
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerPlan(program);
   registerSetup(program);
   registerStatus(program);
+  registerForget(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
