@@ -56,7 +56,11 @@ export async function planPolynomial(plan: Plan, penv: PlanEnv, except?: string)
 
 /** Create the repository of a destination, sharing the polynomial of the plan's other destinations. */
 export async function initDestination(plan: Plan, d: Destination, penv: PlanEnv): Promise<{ id: string; sharedPolynomial: boolean }> {
-  if (isUnplugged(d)) throw new KeepsakeError('not-found', `destination ${d.name}: ${d.repository} is not there; plug in the drive first`);
+  // The repository folder does not exist yet; the folder it goes in (the drive) must.
+  const folder = localFolder(d.repository);
+  if (d.removable && folder !== undefined && !existsSync(path.dirname(folder))) {
+    throw new KeepsakeError('not-found', `destination ${d.name}: ${path.dirname(folder)} is not there; plug in the drive first`);
+  }
   const chunkerPolynomial = await planPolynomial(plan, penv, d.name);
   const password = await destinationPassword(d, penv.env);
   const backend = await openBackend(d.repository, { env: penv.env, onRetry: penv.onRetry });
