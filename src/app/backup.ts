@@ -5,6 +5,7 @@ import { backup, type BackupProgress, type BackupResult, type BackupWarning } fr
 import { acquireLock } from '../core/lock.js';
 import { type Repository } from '../core/repository.js';
 import { matches, newestFirst, type StoredSnapshot } from '../core/snapshot.js';
+import { FileDirCache } from './dir-cache.js';
 import { version } from './version.js';
 
 export interface BackupRequest {
@@ -19,6 +20,8 @@ export interface BackupRequest {
   onProgress?: (p: BackupProgress) => void;
   onWarning?: (w: BackupWarning) => void;
   onLoading?: (what: string) => void;
+  /** Where the local folder cache lives (KEEPSAKE_CACHE_DIR, XDG_CACHE_HOME); none without it. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface BackupOutcome extends BackupResult {
@@ -28,7 +31,7 @@ export interface BackupOutcome extends BackupResult {
 }
 
 export async function runBackup(repo: Repository, req: BackupRequest): Promise<BackupOutcome> {
-  const lock = await acquireLock(repo, { exclusive: false });
+  const lock = await acquireLock(repo, { exclusive: false, early: true });
   try {
     req.onLoading?.('loading index');
     await repo.loadIndex();
@@ -38,7 +41,10 @@ export async function runBackup(repo: Repository, req: BackupRequest): Promise<B
     }
     const hostname = req.hostname ?? os.hostname();
     const parent = req.force ? undefined : await findParent(repo, req, hostname);
+    const dirCache = req.env ? await FileDirCache.load(req.env, repo.config.id) : undefined;
     const result = await backup(repo, {
+      dirCache,
+      beforeWrite: () => lock.ready,
       paths: req.paths,
       parent,
       tags: req.tags,
@@ -48,6 +54,7 @@ export async function runBackup(repo: Repository, req: BackupRequest): Promise<B
       onWarning: req.onWarning,
       programVersion: `keepsake ${version}`,
     });
+    await dirCache?.save().catch(() => undefined); // a cache that cannot be written only costs time
     return { ...result, parent: parent?.id, recoveredInterruptedRun: lock.recoveredStale };
   } finally {
     await lock.release();

@@ -3,30 +3,10 @@
  * served). Servers punish too many parallel connections (SFTP servers cap sessions, S3 throttles), and
  * a bounded number of uploads also bounds the memory held by packs waiting to be sent.
  */
+import { Semaphore } from '../util/semaphore.js';
 import type { Backend, FileInfo, FileType, Handle } from './backend.js';
 
-export class Semaphore {
-  private free: number;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(readonly size: number) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`semaphore size must be a positive integer, got ${size}`);
-    this.free = size;
-  }
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      // Hand the slot straight to the next waiter, so a newcomer cannot overtake it.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    }
-  }
-}
+export { Semaphore } from '../util/semaphore.js';
 
 export class LimiterBackend implements Backend {
   readonly location: string;

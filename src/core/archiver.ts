@@ -20,6 +20,8 @@ import { encodeSnapshot, type Snapshot, type StoredSnapshot } from './snapshot.j
 import { type TreeNode } from './tree.js';
 import { ChunkPool, type FileResult } from './worker-pool.js';
 import { defaultPackSize } from './pack-builder.js';
+import { Scanner } from './scanner.js';
+import { Semaphore } from '../util/semaphore.js';
 
 export interface BackupProgress {
   filesDone: number;
@@ -68,6 +70,9 @@ export interface BackupOptions {
   onWarning?: (w: BackupWarning) => void;
   now?: () => bigint;
   programVersion?: string;
+  dirCache?: DirCache;
+  /** Awaited after the scan, before the first write (the lock's confirmation). */
+  beforeWrite?: () => Promise<void>;
 }
 
 export interface BackupResult {
@@ -83,6 +88,32 @@ export const mediaExtensions: ReadonlySet<string> = new Set([
 ]);
 
 type Trie = Map<string, { target?: string; children: Trie }>;
+
+/** The parent snapshot's node for the same path, loaded on first use. */
+type PrevNode = () => Promise<TreeNode | undefined>;
+
+/** A finished node; `clean` if nothing in it was skipped or changed while read (cacheable). */
+interface Built {
+  node: TreeNode;
+  clean: boolean;
+}
+
+/** Folders listing their entries at once; see archiveDir. */
+const dirSlotCount = 16;
+
+export interface DirCacheEntry {
+  /** Digest of the folder's entries' metadata and subfolder trees. */
+  fingerprint: string;
+  tree: ID;
+  files: number;
+  bytes: number;
+}
+
+/** Remembers, per folder path, the tree stored for a listing; supplied by the app (a local file). */
+export interface DirCache {
+  get(dir: string): DirCacheEntry | undefined;
+  set(dir: string, entry: DirCacheEntry): void;
+}
 
 /** Path components as restic stores them: absolute paths in full, relative ones without leading `..`. */
 function components(target: string): string[] {
@@ -100,9 +131,12 @@ export class Archiver {
     treeBlobs: 0, dataAdded: 0, uploadedBytes: 0, totalFilesProcessed: 0, totalBytesProcessed: 0, bytesRead: 0,
   };
   private sinceYield = 0;
+  private readonly scanner: Scanner;
+  private readonly dirSlots = new Semaphore(dirSlotCount);
   private lastProgress = 0;
 
   constructor(private readonly repo: Repository, private readonly opts: BackupOptions) {
+    this.scanner = new Scanner(opts.dirCache !== undefined);
     this.writer = new RepoWriter(repo, { packSize: opts.packSize });
     this.pool = new ChunkPool(this.writer, {
       key: repo.key,
@@ -114,8 +148,9 @@ export class Archiver {
 
   async run(): Promise<BackupResult> {
     try {
+      this.scan();
+      await this.opts.beforeWrite?.();
       const tree = await this.archiveTargets();
-      this.progress.scanDone = true;
       this.checkAbort();
       await this.pool.flush();
       await this.writer.flush();
@@ -155,6 +190,24 @@ export class Archiver {
     };
   }
 
+  /** Stat everything first: exact totals for the progress display, and folder fingerprints. */
+  private scan(): void {
+    for (const t of this.opts.paths) {
+      const abs = path.resolve(t);
+      const st = this.lstat(abs);
+      if (st?.isDirectory()) {
+        const info = this.scanner.scanDir(abs);
+        this.progress.filesTotal += info?.files ?? 0;
+        this.progress.bytesTotal += info?.bytes ?? 0;
+      } else if (st?.isFile()) {
+        this.progress.filesTotal++;
+        this.progress.bytesTotal += Number(st.size);
+      }
+    }
+    this.progress.scanDone = true;
+    this.emitProgress(true);
+  }
+
   private async archiveTargets(): Promise<ID> {
     const root: Trie = new Map();
     for (const t of this.opts.paths) {
@@ -182,8 +235,8 @@ export class Archiver {
       const p = path.join(dir, name);
       const prev = byName.get(name);
       if (entry.target) {
-        const node = await this.archiveEntry(entry.target, name, prev);
-        if (node) out.push(node);
+        const built = await this.archiveEntry(entry.target, name, async () => prev);
+        if (built) out.push(built.node);
         else throw new KeepsakeError('not-found', `cannot back up ${entry.target}: it does not exist or cannot be read`);
         continue;
       }
@@ -232,10 +285,13 @@ export class Archiver {
     this.opts.onProgress({ ...this.progress });
   }
 
-  /** Archive one file-system entry; undefined if it vanished or cannot be read (reported). */
-  private async archiveEntry(p: string, name: string, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
+  /**
+   * Archive one file-system entry; undefined if it vanished or cannot be read (reported).
+   * `prev` yields the parent snapshot's node of the same path, loading parent trees only on demand.
+   */
+  private async archiveEntry(p: string, name: string, prev: PrevNode, given?: BigIntStats): Promise<Built | undefined> {
     await this.maybeYield();
-    const st = this.lstat(p);
+    const st = given ?? this.lstat(p);
     if (!st) {
       this.warn(p, 'vanished before it could be read', 'skipped');
       return undefined;
@@ -248,25 +304,28 @@ export class Archiver {
       return undefined;
     }
     if (node.type === 'dir') return this.archiveDir(p, node, prev);
-    if (node.type !== 'file') return node;
-    this.progress.filesTotal++;
-    this.progress.bytesTotal += node.size ?? 0;
+    if (node.type !== 'file') return { node, clean: true };
+    return this.archiveFile(p, node, st, await prev());
+  }
+
+  private async archiveFile(p: string, node: TreeNode, st: BigIntStats, prev: TreeNode | undefined): Promise<Built | undefined> {
     this.s.totalFilesProcessed++;
     this.s.totalBytesProcessed += node.size ?? 0;
     if (unchanged(prev, st) && prev.content.every((id) => this.writer.has(id))) {
       node.content = prev.content;
       this.s.filesUnmodified++;
-      this.fileDone(node.size ?? 0);
-      return node;
+      this.fileDone(1, node.size ?? 0);
+      return { node, clean: true };
     }
     const r: FileResult = await this.pool.submit({
       path: p,
       size: node.size ?? 0,
-      compress: this.repo.compressed && !(this.opts.incompressible ?? mediaExtensions).has(path.extname(name).toLowerCase()),
+      compress: this.repo.compressed && !(this.opts.incompressible ?? mediaExtensions).has(path.extname(node.name).toLowerCase()),
     });
+    if (!r.ok && this.pool.error) throw this.pool.error;
     if (!r.ok) {
       this.warn(p, r.code === 'ENOENT' ? 'vanished before it could be read' : r.message, 'skipped');
-      this.fileDone(node.size ?? 0);
+      this.fileDone(1, node.size ?? 0);
       return undefined;
     }
     if (r.changed) this.warn(p, 'changed while it was being read; the snapshot holds the bytes as read', 'changed');
@@ -275,32 +334,67 @@ export class Archiver {
     this.s.bytesRead += r.bytes;
     if (prev?.type === 'file') this.s.filesChanged++;
     else this.s.filesNew++;
-    this.fileDone(node.size);
-    return node;
+    this.fileDone(1, node.size);
+    return { node, clean: !r.changed };
   }
 
-  private fileDone(bytes: number): void {
-    this.progress.filesDone++;
+  private fileDone(files: number, bytes: number): void {
+    this.progress.filesDone += files;
     this.progress.bytesDone += bytes;
     this.emitProgress(false);
   }
 
-  private async archiveDir(p: string, node: TreeNode, prev: TreeNode | undefined): Promise<TreeNode | undefined> {
-    let names: string[];
-    try {
-      names = readdirSync(p);
-    } catch (err) {
-      this.warn(p, (err as Error).message, 'skipped');
-      return undefined;
+  /**
+   * A folder. If the scan's fingerprint of it equals the one stored with a tree by an earlier backup,
+   * that tree is the answer: nothing below is listed, read or compared. Otherwise its entries are
+   * archived (files compared with the parent snapshot; new or changed ones read) and its tree saved.
+   * A folder holds one of `dirSlots` while it lists and submits its own entries, and lets go while it
+   * waits for its subfolders: that bounds the memory of a walk over any number of folders.
+   */
+  private async archiveDir(p: string, node: TreeNode, prev: PrevNode): Promise<Built | undefined> {
+    const info = this.scanner.dirs.get(p);
+    const hit = info?.fingerprint ? this.opts.dirCache?.get(p) : undefined;
+    if (info && hit && hit.fingerprint === info.fingerprint && this.repo.index.has(hit.tree)) {
+      this.s.totalFilesProcessed += info.files;
+      this.s.totalBytesProcessed += info.bytes;
+      this.s.filesUnmodified += info.files;
+      this.s.dirsUnmodified += info.dirs + 1;
+      this.fileDone(info.files, info.bytes);
+      node.subtree = hit.tree;
+      return { node, clean: true };
     }
-    const prevNodes = prev?.type === 'dir' && prev.subtree ? await this.repo.loadTree(prev.subtree) : undefined;
-    const byName = new Map(prevNodes?.map((n) => [n.name, n]));
-    const children = await Promise.all(names.map((n) => this.archiveEntry(path.join(p, n), n, byName.get(n))));
-    node.subtree = await this.writer.saveTree(children.filter((c): c is TreeNode => c !== undefined));
-    if (!prev || prev.type !== 'dir') this.s.dirsNew++;
-    else if (prev.subtree === node.subtree) this.s.dirsUnmodified++;
+    await this.dirSlots.acquire();
+    let pending: Promise<Built | undefined>[];
+    try {
+      let names: string[];
+      try {
+        names = readdirSync(p);
+      } catch (err) {
+        this.warn(p, (err as Error).message, 'skipped');
+        return undefined;
+      }
+      let prevNodes: Promise<Map<string, TreeNode> | undefined> | undefined;
+      const prevChild = (name: string): PrevNode => async () => {
+        prevNodes ??= prev().then(async (n) =>
+          n?.type === 'dir' && n.subtree ? new Map((await this.repo.loadTree(n.subtree)).map((c) => [c.name, c])) : undefined);
+        return (await prevNodes)?.get(name);
+      };
+      pending = names.map((name) => this.archiveEntry(path.join(p, name), name, prevChild(name)));
+    } finally {
+      this.dirSlots.release();
+    }
+    const children = await Promise.all(pending);
+    const kept = children.filter((c): c is Built => c !== undefined);
+    node.subtree = await this.writer.saveTree(kept.map((c) => c.node));
+    const before = await prev();
+    if (!before || before.type !== 'dir') this.s.dirsNew++;
+    else if (before.subtree === node.subtree) this.s.dirsUnmodified++;
     else this.s.dirsChanged++;
-    return node;
+    const clean = kept.length === children.length && kept.every((c) => c.clean);
+    if (clean && info?.fingerprint) {
+      this.opts.dirCache?.set(p, { fingerprint: info.fingerprint, tree: node.subtree, files: info.files, bytes: info.bytes });
+    }
+    return { node, clean };
   }
 }
 

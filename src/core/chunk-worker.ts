@@ -57,7 +57,7 @@ let packAck: Promise<unknown> = Promise.resolve();
 async function sendPack(): Promise<void> {
   // At most one pack in flight per worker: this is the backpressure from slow uploads.
   await packAck;
-  const p = pack.finish();
+  const p = pack.finish(true);
   // The pack owns its ArrayBuffer (large allocations never come from Node's shared pool): transfer it.
   const ab = p.data.buffer as ArrayBuffer;
   packAck = waitFor('ack');
@@ -75,7 +75,11 @@ async function round(): Promise<void> {
       const c = chunks[i]!;
       c.file.content.push(c.id);
       if (reply.need[i]) {
-        pack.add(c.id, arena.subarray(c.start, c.end), c.file.job.compress);
+        const blob = arena.subarray(c.start, c.end);
+        if (!pack.add(c.id, blob, c.file.job.compress)) {
+          await sendPack();
+          pack.add(c.id, blob, c.file.job.compress);
+        }
         if (pack.full) await sendPack();
       }
     }

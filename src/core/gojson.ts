@@ -17,7 +17,10 @@ const goEscapes: Record<string, string> = {
   '\u2029': '\\u2029',
 };
 
+const needsGoEscape = /[<>&\u2028\u2029\b\f]/;
+
 export function goString(s: string): string {
+  if (!needsGoEscape.test(s)) return JSON.stringify(s);
   // Match escape pairs first so a literal backslash followed by `b` is not mistaken for `\b`.
   return JSON.stringify(s).replace(/\\.|[<>&\u2028\u2029]/g, (m) => goEscapes[m] ?? m);
 }
@@ -47,6 +50,8 @@ export function goJson(v: GoValue): string {
  * uint64 fields (inode, size, device_id) that can exceed 2^53.
  */
 export function parseJson(text: string): unknown {
+  // Fast path: no run of 16 digits anywhere means no integer can exceed 2^53.
+  if (!/\d{16}/.test(text)) return JSON.parse(text);
   // Quote large integers outside strings, then revive them. A tokenizer-level pass keeps strings intact.
   const marked = text.replace(/"(?:[^"\\]|\\.)*"|-?\d{16,}(?![.eE\d])/g, (m) =>
     m.startsWith('"') ? m : `"\\u0000big:${m}"`);

@@ -29,11 +29,18 @@ export interface LockOptions {
   exclusive: boolean;
   /** Pause between creating our lock and checking again for a competing one (restic: 200 ms). */
   settleMs?: number;
+  /**
+   * Return as soon as our lock file exists; the second check runs in the background and `ready`
+   * settles with it. The caller may read meanwhile but must await `ready` before writing anything.
+   */
+  early?: boolean;
 }
 
 export interface Lock {
   /** True if a stale lock of a dead process on this host was found and removed: a run was cut off. */
   readonly recoveredStale: boolean;
+  /** Resolves once no competing lock appeared; rejects (and our lock is gone) if one did. */
+  readonly ready: Promise<void>;
   release(): Promise<void>;
 }
 
@@ -107,13 +114,6 @@ export async function acquireLock(repo: Repository, opts: LockOptions): Promise<
     gid: process.getgid?.() || undefined,
   }));
   let id = await repo.saveUnpacked('lock', info());
-  await new Promise((r) => setTimeout(r, opts.settleMs ?? 200));
-  try {
-    await conflicts(repo, opts.exclusive, id);
-  } catch (err) {
-    await repo.backend.remove({ type: 'lock', name: id });
-    throw err;
-  }
   const timer = setInterval(() => {
     void (async () => {
       const fresh = await repo.saveUnpacked('lock', info());
@@ -123,8 +123,21 @@ export async function acquireLock(repo: Repository, opts: LockOptions): Promise<
     })().catch(() => undefined);
   }, refreshEveryMs);
   timer.unref();
+  const ready = (async () => {
+    await new Promise((r) => setTimeout(r, opts.settleMs ?? 200));
+    try {
+      await conflicts(repo, opts.exclusive, id);
+    } catch (err) {
+      clearInterval(timer);
+      await repo.backend.remove({ type: 'lock', name: id });
+      throw err;
+    }
+  })();
+  ready.catch(() => undefined); // observed by the caller through `ready`
+  if (!opts.early) await ready;
   return {
     recoveredStale: first.recovered,
+    ready,
     async release() {
       clearInterval(timer);
       await repo.backend.remove({ type: 'lock', name: id });

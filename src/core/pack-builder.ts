@@ -7,6 +7,9 @@ import { packTrailer, type BlobType, type PackedBlob } from './pack.js';
 /** restic's default target pack size. */
 export const defaultPackSize = 16 * 1024 * 1024;
 
+/** Room kept for the header: 41 bytes per blob plus encryption, far below this for any pack. */
+const trailerSlack = 256 * 1024;
+
 export interface FinishedPack {
   id: ID;
   data: Buffer;
@@ -30,12 +33,17 @@ export class PackBuilder {
     return this.blobs.length;
   }
 
-  /** True when the pack has reached its target size and should be finished. */
+  /** True when no further blob of useful size fits. */
   get full(): boolean {
-    return this.used >= this.target;
+    return this.used + 64 * 1024 >= this.target;
   }
 
-  add(id: ID, plain: Uint8Array, tryCompress: boolean): void {
+  /**
+   * Add a blob. Returns false, adding nothing, if the pack already holds blobs and this one would
+   * take it past its target size: finish the pack and add it to the next. (Packs stay within one
+   * buffer of the target size, allocated once; a blob larger than that gets a pack of its own.)
+   */
+  add(id: ID, plain: Uint8Array, tryCompress: boolean): boolean {
     let payload = plain;
     let uncompressedLength: number | undefined;
     if (tryCompress) {
@@ -46,27 +54,33 @@ export class PackBuilder {
       }
     }
     const need = payload.length + extension;
-    if (this.used + need > this.buf.length) this.grow(need);
+    if (this.used > 0 && this.used + need + trailerSlack > this.target) return false;
+    if (this.used + need + trailerSlack > this.buf.length) this.grow(need + trailerSlack);
     const length = sealInto(this.key, payload, this.buf, this.used);
     this.blobs.push({ type: this.type, id, offset: this.used, length, uncompressedLength });
     this.used += length;
+    return true;
   }
 
   private grow(need: number): void {
-    const capacity = Math.max(this.target + 9 * 1024 * 1024, this.used + need, this.buf.length * 2);
-    const next = Buffer.allocUnsafe(capacity);
+    const next = Buffer.allocUnsafe(Math.max(this.target, this.used + need));
     this.buf.copy(next, 0, 0, this.used);
     this.buf = next;
   }
 
-  /** Append the header and return the pack; the builder is empty again afterwards. */
-  finish(): FinishedPack {
+  /**
+   * Append the header and return the pack; the builder is empty again afterwards. With `keepBuffer`
+   * the pack is copied out and the builder's buffer reused (a worker sends packs away); otherwise the
+   * pack is the buffer itself.
+   */
+  finish(keepBuffer = false): FinishedPack {
     const trailer = packTrailer(this.key, this.blobs);
     if (this.used + trailer.length > this.buf.length) this.grow(trailer.length);
     trailer.copy(this.buf, this.used);
-    const data = this.buf.subarray(0, this.used + trailer.length);
+    const inPlace = this.buf.subarray(0, this.used + trailer.length);
+    const data = keepBuffer ? Buffer.from(inPlace) : inPlace;
     const pack = { id: hashID(data), data, blobs: this.blobs.splice(0) };
-    this.buf = Buffer.allocUnsafe(0);
+    if (!keepBuffer) this.buf = Buffer.allocUnsafe(0);
     this.used = 0;
     return pack;
   }

@@ -62,7 +62,10 @@ export class RepoWriter {
     const bytes = encodeTree(nodes);
     const id = hashID(bytes);
     if (this.claim(id)) {
-      this.treePack.add(id, bytes, this.repo.compressed);
+      if (!this.treePack.add(id, bytes, this.repo.compressed)) {
+        await this.upload(this.treePack.finish());
+        this.treePack.add(id, bytes, this.repo.compressed);
+      }
       this.stats.treeBlobs++;
       this.stats.addedBytes += bytes.length;
       if (this.treePack.full) await this.upload(this.treePack.finish());

@@ -30,6 +30,8 @@ const configSchema = z.object({
   chunker_polynomial: z.string().regex(/^[0-9a-f]{1,16}$/),
 });
 
+const treePackCacheBytes = 128 * 1024 * 1024;
+
 /** Tried in this order; restic also stops after a bounded number of key files. */
 const maxKeysTried = 20;
 
@@ -38,6 +40,8 @@ export type UnpackedType = Exclude<FileType, 'pack' | 'key' | 'config'>;
 export class Repository {
   readonly index = new MasterIndex();
   private indexLoaded = false;
+  private readonly treePackCache = new Map<ID, { data: Promise<Uint8Array>; size: number }>();
+  private treePackCacheUsed = 0;
 
   private constructor(
     readonly backend: Backend,
@@ -154,8 +158,41 @@ export class Repository {
   async loadBlob(type: BlobType, id: ID): Promise<Buffer> {
     const loc = this.index.get(id);
     if (!loc || loc.type !== type) throw new KeepsakeError('not-found', `${type} blob ${id.slice(0, 8)} is not in the index`);
-    const raw = await this.backend.load({ type: 'pack', name: loc.pack }, loc.length, loc.offset);
+    const pack = type === 'tree' ? await this.treePack(loc.pack) : undefined;
+    const raw = pack
+      ? pack.subarray(loc.offset, loc.offset + loc.length)
+      : await this.backend.load({ type: 'pack', name: loc.pack }, loc.length, loc.offset);
     return this.decodeBlob(id, raw, loc.uncompressedLength);
+  }
+
+  /**
+   * Tree packs are read whole and kept (up to a memory budget): a walk over a snapshot touches
+   * thousands of small tree blobs that live together in a few packs, and one read per pack beats one
+   * per blob, most of all on remote destinations.
+   */
+  private treePack(pack: ID): Promise<Uint8Array> | undefined {
+    const cached = this.treePackCache.get(pack);
+    if (cached) {
+      this.treePackCache.delete(pack);
+      this.treePackCache.set(pack, cached);
+      return cached.data;
+    }
+    const blobs = this.index.packs.get(pack);
+    if (!blobs) return undefined;
+    const extent = blobs.reduce((m, b) => Math.max(m, b.offset + b.length), 0);
+    if (extent > treePackCacheBytes / 4) return undefined;
+    const data = this.backend.load({ type: 'pack', name: pack }, extent, 0);
+    data.catch(() => {
+      if (this.treePackCache.delete(pack)) this.treePackCacheUsed -= extent;
+    });
+    this.treePackCache.set(pack, { data, size: extent });
+    this.treePackCacheUsed += extent;
+    for (const [id, entry] of this.treePackCache) {
+      if (this.treePackCacheUsed <= treePackCacheBytes) break;
+      this.treePackCache.delete(id);
+      this.treePackCacheUsed -= entry.size;
+    }
+    return data;
   }
 
   decodeBlob(id: ID, raw: Uint8Array, uncompressedLength: number | undefined): Buffer {

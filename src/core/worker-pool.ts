@@ -20,6 +20,7 @@ interface Slot {
 }
 
 const maxBatchFiles = 256;
+const maxOpenJobs = 2048;
 const maxBatchBytes = 16 * 1024 * 1024;
 
 export class ChunkPool {
@@ -30,15 +31,22 @@ export class ChunkPool {
   private scheduled = false;
   private fatal: Error | undefined;
 
+  private readonly slotWaiters: (() => void)[] = [];
+  private open = 0;
+
   constructor(
     private readonly writer: RepoWriter,
-    opts: { key: MasterKey; polynomial: bigint; packSize: number; workers?: number },
-  ) {
+    private readonly opts: { key: MasterKey; polynomial: bigint; packSize: number; workers?: number },
+  ) {}
+
+  /** Workers start on the first file to read: a backup of an unchanged library needs none. */
+  private start(): void {
+    const opts = this.opts;
     const init: WorkerInit = {
       key: { encrypt: opts.key.encrypt, macK: opts.key.macK, macR: opts.key.macR },
       polynomial: opts.polynomial.toString(16),
       packSize: opts.packSize,
-      arenaSize: 32 * 1024 * 1024,
+      arenaSize: 16 * 1024 * 1024,
     };
     const n = opts.workers ?? Math.max(1, Math.min(os.availableParallelism(), 8));
     for (let i = 0; i < n; i++) {
@@ -50,12 +58,24 @@ export class ChunkPool {
     }
   }
 
-  submit(file: Omit<WorkerFile, 'job'>): Promise<FileResult> {
-    if (this.fatal) return Promise.reject(this.fatal);
+  /**
+   * Read a file in a worker. At most `maxOpenJobs` files are queued or in progress; callers beyond
+   * that wait here, which keeps memory flat however large the library is.
+   */
+  async submit(file: Omit<WorkerFile, 'job'>): Promise<FileResult> {
+    if (this.slots.length === 0) this.start();
+    if (this.open >= maxOpenJobs) await new Promise<void>((r) => this.slotWaiters.push(r));
+    if (this.fatal) throw this.fatal;
+    this.open++;
     const job = this.nextJob++;
     this.queue.push({ ...file, job });
     this.schedule();
-    return new Promise((resolve) => this.waiting.set(job, resolve));
+    try {
+      return await new Promise<FileResult>((resolve) => this.waiting.set(job, resolve));
+    } finally {
+      this.open--;
+      this.slotWaiters.shift()?.();
+    }
   }
 
   private schedule(): void {
@@ -131,6 +151,12 @@ export class ChunkPool {
   private fail(err: unknown): void {
     this.fatal ??= err instanceof Error ? err : new Error(String(err));
     for (const s of this.slots) s.flushed?.();
+    // Every file still waiting gets the failure: the backup stops instead of hanging.
+    for (const [job, resolve] of this.waiting) {
+      this.waiting.delete(job);
+      resolve({ ok: false, code: 'EFATAL', message: this.fatal.message });
+    }
+    for (const w of this.slotWaiters.splice(0)) w();
   }
 
   get error(): Error | undefined {
@@ -139,6 +165,7 @@ export class ChunkPool {
 
   /** Every worker finishes its pack and hands it over; resolves when all packs went to the writer. */
   async flush(): Promise<void> {
+    if (this.fatal) throw this.fatal;
     await Promise.all(this.slots.map((slot) => new Promise<void>((resolve) => {
       slot.flushed = resolve;
       this.send(slot, { t: 'flush' });
