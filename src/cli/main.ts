@@ -11,6 +11,7 @@ import { registerPlan } from './cmd-plan.js';
 import { registerSetup } from './cmd-setup.js';
 import { registerStatus } from './cmd-status.js';
 import { registerForget } from './cmd-forget.js';
+import { registerCopy } from './cmd-copy.js';
 import { describeError, ExitCode, exitCodeFor, exitCodeHelp } from './exit.js';
 
 export function buildProgram(): Command {
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerSetup(program);
   registerStatus(program);
   registerForget(program);
+  registerCopy(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
