@@ -81,6 +81,7 @@ export class Restorer {
     await this.writeContent();
     for (const o of this.others) await this.makeOther(o.dest, o.node);
     for (const f of this.files) if (!this.failed(f.dest)) await this.setMeta(f.dest, f.node);
+    for (const o of this.others) if (o.node.type === 'symlink' && !this.failed(o.dest)) await this.setMeta(o.dest, o.node);
     for (const d of [...this.dirs].reverse()) await this.setMeta(d.dest, d.node);
     return this.summary;
   }
@@ -261,10 +262,14 @@ export class Restorer {
       // chown first: it clears setuid/setgid bits that chmod then puts back.
       if (process.getuid?.() === 0) await fs.lchown(dest, node.uid, node.gid).catch(() => undefined);
       if (node.type !== 'symlink') await fs.chmod(dest, posixPerm(node.mode));
-      // Node's utimes takes seconds as a double: exact to about a quarter of a microsecond today.
+      // Node's utimes takes seconds as a double (exact to ~0.24 µs today) and libuv then truncates
+      // to whole microseconds. Aim at the middle of the stored microsecond so the truncation lands
+      // on it exactly, instead of one microsecond early when the double rounds down.
       const toSec = (t: string) => {
         const ns = parseTime(t);
-        return Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
+        const sec = ns / 1_000_000_000n;
+        const us = (ns - sec * 1_000_000_000n) / 1000n;
+        return Number(sec) + (Number(us) + 0.5) / 1e6;
       };
       if (node.type === 'symlink') await fs.lutimes(dest, toSec(node.atime), toSec(node.mtime));
       else await fs.utimes(dest, toSec(node.atime), toSec(node.mtime));

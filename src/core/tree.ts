@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { CorruptError } from './errors.js';
 import { goJson, goString, parseJson } from './gojson.js';
+import { goQuoteInner, goUnquoteInner } from './goquote.js';
 import { isID, type ID } from './hash.js';
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'dev' | 'chardev' | 'fifo' | 'socket' | 'irregular';
@@ -49,7 +50,7 @@ export const ModeSticky = 2 ** 20;
  * when zero. Built as a string directly: this runs for every file of every backup.
  */
 export function encodeNode(n: TreeNode): string {
-  let s = `{"name":${goString(n.name)},"type":"${n.type}"`;
+  let s = `{"name":${goString(goQuoteInner(n.name))},"type":"${n.type}"`;
   if (n.mode !== 0) s += `,"mode":${n.mode}`;
   s += `,"mtime":${goString(n.mtime)},"atime":${goString(n.atime)},"ctime":${goString(n.ctime)},"uid":${n.uid},"gid":${n.gid}`;
   if (n.user) s += `,"user":${goString(n.user)}`;
@@ -116,7 +117,8 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
   const r = treeSchema.safeParse(raw);
   if (!r.success) throw new CorruptError(`tree is malformed: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
   return (r.data.nodes ?? []).map((n) => ({
-    name: n.name,
+    // restic Go-quotes names inside the JSON string; accept unquoted ones written before we did too.
+    name: goUnquoteInner(n.name) ?? n.name,
     type: n.type,
     mode: n.mode ?? 0,
     mtime: n.mtime ?? zeroTime,
