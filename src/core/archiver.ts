@@ -20,8 +20,7 @@ import { encodeSnapshot, type Snapshot, type StoredSnapshot } from './snapshot.j
 import { type TreeNode } from './tree.js';
 import { ChunkPool, type FileResult } from './worker-pool.js';
 import { defaultPackSize } from './pack-builder.js';
-import { Scanner } from './scanner.js';
-import { Semaphore } from '../util/semaphore.js';
+import { Scanner, type ScanInfo } from './scanner.js';
 
 export interface BackupProgress {
   filesDone: number;
@@ -98,8 +97,10 @@ interface Built {
   clean: boolean;
 }
 
-/** Folders listing their entries at once; see archiveDir. */
-const dirSlotCount = 16;
+/** An entry whose walk is over; `done` settles once its content and tree are stored. */
+interface Walked {
+  done: Promise<Built | undefined>;
+}
 
 export interface DirCacheEntry {
   /** Digest of the folder's entries' metadata and subfolder trees. */
@@ -132,7 +133,6 @@ export class Archiver {
   };
   private sinceYield = 0;
   private readonly scanner: Scanner;
-  private readonly dirSlots = new Semaphore(dirSlotCount);
   private lastProgress = 0;
 
   constructor(private readonly repo: Repository, private readonly opts: BackupOptions) {
@@ -235,7 +235,7 @@ export class Archiver {
       const p = path.join(dir, name);
       const prev = byName.get(name);
       if (entry.target) {
-        const built = await this.archiveEntry(entry.target, name, async () => prev);
+        const built = await (await this.walkEntry(entry.target, name, async () => prev)).done;
         if (built) out.push(built.node);
         else throw new KeepsakeError('not-found', `cannot back up ${entry.target}: it does not exist or cannot be read`);
         continue;
@@ -286,37 +286,42 @@ export class Archiver {
   }
 
   /**
-   * Archive one file-system entry; undefined if it vanished or cannot be read (reported).
+   * Walk one file-system entry. The walk itself is sequential, depth first; what it starts (reading
+   * a file, finishing a folder's tree) goes on in the background and `done` settles when it is
+   * stored. Reading a file first takes one of the pool's places: when the workers are behind, the
+   * walk waits, so memory stays flat however large the library is.
    * `prev` yields the parent snapshot's node of the same path, loading parent trees only on demand.
    */
-  private async archiveEntry(p: string, name: string, prev: PrevNode, given?: BigIntStats): Promise<Built | undefined> {
+  private async walkEntry(p: string, name: string, prev: PrevNode, given?: BigIntStats): Promise<Walked> {
     await this.maybeYield();
     const st = given ?? this.lstat(p);
     if (!st) {
       this.warn(p, 'vanished before it could be read', 'skipped');
-      return undefined;
+      return { done: Promise.resolve(undefined) };
     }
     let node: TreeNode;
     try {
       node = nodeFromStat(name, p, st);
     } catch (err) {
       this.warn(p, (err as Error).message, 'skipped');
-      return undefined;
+      return { done: Promise.resolve(undefined) };
     }
-    if (node.type === 'dir') return this.archiveDir(p, node, prev);
-    if (node.type !== 'file') return { node, clean: true };
-    return this.archiveFile(p, node, st, await prev());
-  }
-
-  private async archiveFile(p: string, node: TreeNode, st: BigIntStats, prev: TreeNode | undefined): Promise<Built | undefined> {
+    if (node.type === 'dir') return this.walkDir(p, node, prev);
+    if (node.type !== 'file') return { done: Promise.resolve({ node, clean: true }) };
+    const before = await prev();
     this.s.totalFilesProcessed++;
     this.s.totalBytesProcessed += node.size ?? 0;
-    if (unchanged(prev, st) && prev.content.every((id) => this.writer.has(id))) {
-      node.content = prev.content;
+    if (unchanged(before, st) && before.content.every((id) => this.writer.has(id))) {
+      node.content = before.content;
       this.s.filesUnmodified++;
       this.fileDone(1, node.size ?? 0);
-      return { node, clean: true };
+      return { done: Promise.resolve({ node, clean: true }) };
     }
+    await this.pool.reserve();
+    return { done: quiet(this.readFile(p, node, before)) };
+  }
+
+  private async readFile(p: string, node: TreeNode, prev: TreeNode | undefined): Promise<Built | undefined> {
     const r: FileResult = await this.pool.submit({
       path: p,
       size: node.size ?? 0,
@@ -347,11 +352,10 @@ export class Archiver {
   /**
    * A folder. If the scan's fingerprint of it equals the one stored with a tree by an earlier backup,
    * that tree is the answer: nothing below is listed, read or compared. Otherwise its entries are
-   * archived (files compared with the parent snapshot; new or changed ones read) and its tree saved.
-   * A folder holds one of `dirSlots` while it lists and submits its own entries, and lets go while it
-   * waits for its subfolders: that bounds the memory of a walk over any number of folders.
+   * walked (files compared with the parent snapshot; new or changed ones read) and, once all are
+   * stored, its tree is saved.
    */
-  private async archiveDir(p: string, node: TreeNode, prev: PrevNode): Promise<Built | undefined> {
+  private async walkDir(p: string, node: TreeNode, prev: PrevNode): Promise<Walked> {
     const info = this.scanner.dirs.get(p);
     const hit = info?.fingerprint ? this.opts.dirCache?.get(p) : undefined;
     if (info && hit && hit.fingerprint === info.fingerprint && this.repo.index.has(hit.tree)) {
@@ -361,28 +365,27 @@ export class Archiver {
       this.s.dirsUnmodified += info.dirs + 1;
       this.fileDone(info.files, info.bytes);
       node.subtree = hit.tree;
-      return { node, clean: true };
+      return { done: Promise.resolve({ node, clean: true }) };
     }
-    await this.dirSlots.acquire();
-    let pending: Promise<Built | undefined>[];
+    let names: string[];
     try {
-      let names: string[];
-      try {
-        names = readdirSync(p);
-      } catch (err) {
-        this.warn(p, (err as Error).message, 'skipped');
-        return undefined;
-      }
-      let prevNodes: Promise<Map<string, TreeNode> | undefined> | undefined;
-      const prevChild = (name: string): PrevNode => async () => {
-        prevNodes ??= prev().then(async (n) =>
-          n?.type === 'dir' && n.subtree ? new Map((await this.repo.loadTree(n.subtree)).map((c) => [c.name, c])) : undefined);
-        return (await prevNodes)?.get(name);
-      };
-      pending = names.map((name) => this.archiveEntry(path.join(p, name), name, prevChild(name)));
-    } finally {
-      this.dirSlots.release();
+      names = readdirSync(p);
+    } catch (err) {
+      this.warn(p, (err as Error).message, 'skipped');
+      return { done: Promise.resolve(undefined) };
     }
+    let prevNodes: Promise<Map<string, TreeNode> | undefined> | undefined;
+    const prevChild = (name: string): PrevNode => async () => {
+      prevNodes ??= prev().then(async (n) =>
+        n?.type === 'dir' && n.subtree ? new Map((await this.repo.loadTree(n.subtree)).map((c) => [c.name, c])) : undefined);
+      return (await prevNodes)?.get(name);
+    };
+    const pending: Promise<Built | undefined>[] = [];
+    for (const name of names) pending.push((await this.walkEntry(path.join(p, name), name, prevChild(name))).done);
+    return { done: quiet(this.finishDir(p, node, prev, info, pending)) };
+  }
+
+  private async finishDir(p: string, node: TreeNode, prev: PrevNode, info: ScanInfo | undefined, pending: Promise<Built | undefined>[]): Promise<Built> {
     const children = await Promise.all(pending);
     const kept = children.filter((c): c is Built => c !== undefined);
     node.subtree = await this.writer.saveTree(kept.map((c) => c.node));
@@ -396,6 +399,15 @@ export class Archiver {
     }
     return { node, clean };
   }
+}
+
+/**
+ * Mark a background promise as observed: it is awaited later, by its folder, but a rejection before
+ * then must not count as unhandled (which would end the process).
+ */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }
 
 export function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {

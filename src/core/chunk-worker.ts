@@ -8,7 +8,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { Chunker } from './chunker.js';
+import { WasmChunker } from './chunker-wasm.js';
 import { type MasterKey } from './crypto.js';
 import { hashID } from './hash.js';
 import { PackBuilder } from './pack-builder.js';
@@ -17,8 +17,9 @@ import type { FromWorker, ToWorker, WorkerFile, WorkerInit } from './worker-prot
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const key: MasterKey = { encrypt: init.key.encrypt, macK: init.key.macK, macR: init.key.macR };
-const chunker = new Chunker(BigInt(`0x${init.polynomial}`));
-const arena = Buffer.allocUnsafe(init.arenaSize);
+// Files are read straight into the chunker's WebAssembly memory: the arena is a view of it.
+const chunker = new WasmChunker(BigInt(`0x${init.polynomial}`), init.arenaSize);
+const arena = chunker.data;
 let used = 0;
 
 interface PendingChunk {
@@ -122,7 +123,7 @@ async function readFile(job: WorkerFile): Promise<void> {
       state.bytes += n;
       used += n;
       for (;;) {
-        const cut = chunker.next(arena, scan, used);
+        const cut = chunker.next(scan, used);
         if (cut < 0) {
           scan = used;
           break;

@@ -73,3 +73,24 @@ it('picks irreducible degree-53 polynomials like restic init', () => {
   assert.equal(p.toString(2).length, 54);
   assert.equal(irreducible(p), true);
 });
+
+it('the WebAssembly chunker cuts exactly like the reference one, across reads', async () => {
+  const { WasmChunker } = await import('./chunker-wasm.js');
+  const data = goldenData();
+  const w = new WasmChunker(BigInt(`0x${golden.polynomial}`), data.length);
+  data.copy(w.data);
+  const lengths: number[] = [];
+  let start = 0;
+  for (let pos = 0; pos < data.length; pos += 3_000_001) {
+    const end = Math.min(data.length, pos + 3_000_001);
+    let from = pos;
+    for (;;) {
+      const cut = w.next(from, end);
+      if (cut < 0) break;
+      lengths.push(cut - start);
+      start = from = cut;
+    }
+  }
+  if (start < data.length) lengths.push(data.length - start);
+  assert.deepEqual(lengths, golden.lengths);
+});

@@ -15,7 +15,7 @@ export const maxSize = 8 * 1024 * 1024;
 const windowSize = 64;
 const splitMask = (1 << 20) - 1;
 
-interface Tables {
+export interface Tables {
   outHi: Int32Array;
   outLo: Int32Array;
   modHi: Int32Array;
@@ -24,7 +24,8 @@ interface Tables {
 
 const tableCache = new Map<bigint, Tables>();
 
-function tables(pol: bigint): Tables {
+/** The out and mod tables for a polynomial, as 32-bit halves (also loaded into the wasm chunker). */
+export function tablesFor(pol: bigint): Tables {
   const cached = tableCache.get(pol);
   if (cached) return cached;
   const k = degree(pol);
@@ -58,7 +59,7 @@ export class Chunker {
   private pre = 0;
 
   constructor(pol: bigint) {
-    this.t = tables(pol);
+    this.t = tablesFor(pol);
     this.reset();
   }
 

@@ -33,7 +33,7 @@ it('Poly1305-AES matches the paper\'s test vectors', () => {
 
 it('seal/open round-trips and has IV ‖ ciphertext ‖ MAC layout', () => {
   const key = randomKey();
-  for (const n of [0, 1, 15, 16, 17, 1000, 100_000]) {
+  for (const n of [0, 1, 15, 16, 17, 1000, 100_000, 2 * 1024 * 1024 + 3]) {
     const plain = randomBytes(n);
     const sealed = seal(key, plain);
     assert.equal(sealed.length, n + 32);
@@ -54,4 +54,18 @@ it('open refuses any flipped bit, a wrong key, a short or zero-IV input', () => 
   const zeroIv = Buffer.from(sealed);
   zeroIv.fill(0, 0, 16);
   assert.throws(() => open(key, zeroIv), CorruptError);
+});
+
+it('authenticates large messages in pieces exactly as in one pass', async () => {
+  const sodium = (await import('libsodium-wrappers-sumo')).default;
+  const key = randomKey();
+  const iv = randomBytes(16);
+  const msg = randomBytes(3 * 1024 * 1024 + 5);
+  const { createCipheriv } = await import('node:crypto');
+  const ecb = createCipheriv('aes-128-ecb', key.macK, null);
+  ecb.setAutoPadding(false);
+  const oneTime = Buffer.concat([key.macR, ecb.update(iv)]);
+  assert.deepEqual(Buffer.from(poly1305Aes(key, iv, msg)), Buffer.from(sodium.crypto_onetimeauth(msg, oneTime)));
+  const sealed = seal(key, msg);
+  assert.deepEqual(open(key, sealed), msg);
 });

@@ -37,6 +37,12 @@ export function maskR(r: Uint8Array): void {
   for (const i of [4, 8, 12]) r[i]! &= 252;
 }
 
+/**
+ * Large inputs are processed in pieces of this size: libsodium copies its input into its wasm heap,
+ * which never shrinks, and Node's cipher returns a new buffer per call; pieces keep both small.
+ */
+const piece = 1024 * 1024;
+
 export function poly1305Aes(key: MasterKey, iv: Uint8Array, msg: Uint8Array): Uint8Array {
   const ecb = createCipheriv('aes-128-ecb', key.macK, null);
   ecb.setAutoPadding(false);
@@ -44,7 +50,10 @@ export function poly1305Aes(key: MasterKey, iv: Uint8Array, msg: Uint8Array): Ui
   const oneTime = new Uint8Array(32);
   oneTime.set(key.macR, 0);
   oneTime.set(s, 16);
-  return sodium.crypto_onetimeauth(msg, oneTime);
+  if (msg.length <= piece) return sodium.crypto_onetimeauth(msg, oneTime);
+  const state = sodium.crypto_onetimeauth_init(oneTime);
+  for (let off = 0; off < msg.length; off += piece) sodium.crypto_onetimeauth_update(state, msg.subarray(off, off + piece));
+  return sodium.crypto_onetimeauth_final(state);
 }
 
 /** Encrypt `plain` into a new buffer IV ‖ ciphertext ‖ MAC. */
@@ -59,11 +68,11 @@ export function sealInto(key: MasterKey, plain: Uint8Array, out: Buffer, offset:
   const iv = randomBytes(ivSize);
   iv.copy(out, offset);
   const c = createCipheriv('aes-256-ctr', key.encrypt, iv);
-  const ct = c.update(plain);
-  ct.copy(out, offset + ivSize);
-  const mac = poly1305Aes(key, iv, ct);
-  out.set(mac, offset + ivSize + ct.length);
-  return ct.length + extension;
+  const start = offset + ivSize;
+  for (let off = 0; off < plain.length; off += piece) c.update(plain.subarray(off, off + piece)).copy(out, start + off);
+  const mac = poly1305Aes(key, iv, out.subarray(start, start + plain.length));
+  out.set(mac, start + plain.length);
+  return plain.length + extension;
 }
 
 /** Check the MAC, then decrypt. Throws CorruptError if the MAC does not match. */

@@ -59,14 +59,18 @@ export class ChunkPool {
   }
 
   /**
-   * Read a file in a worker. At most `maxOpenJobs` files are queued or in progress; callers beyond
-   * that wait here, which keeps memory flat however large the library is.
+   * Take one of the `maxOpenJobs` places for a file to read; waits while all are taken. This is the
+   * backpressure that keeps a walk over a huge library from racing ahead of the workers.
    */
-  async submit(file: Omit<WorkerFile, 'job'>): Promise<FileResult> {
+  async reserve(): Promise<void> {
     if (this.slots.length === 0) this.start();
     if (this.open >= maxOpenJobs) await new Promise<void>((r) => this.slotWaiters.push(r));
     if (this.fatal) throw this.fatal;
     this.open++;
+  }
+
+  /** Read a file in a worker; call reserve() first. The place is given back when it is done. */
+  async submit(file: Omit<WorkerFile, 'job'>): Promise<FileResult> {
     const job = this.nextJob++;
     this.queue.push({ ...file, job });
     this.schedule();

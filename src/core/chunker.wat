@@ -1,0 +1,91 @@
+;; restic's Rabin chunker, the hot loop of every backup, in WebAssembly: 64-bit integer operations
+;; are native here, where JavaScript has to split the 53-bit digest into two 32-bit halves.
+;; The algorithm is exactly that of chunker.ts (the reference implementation, documented there).
+;;
+;; Memory layout: [0, 2048) out table, [2048, 4096) mod table (256 little-endian u64 each, filled
+;; by the host), [4096, 4160) the 64-byte window, from 65536 the host's data.
+(module
+  (memory (export "memory") 1)
+  (global $digest (mut i64) (i64.const 0))
+  (global $wpos (mut i32) (i32.const 0))
+  (global $count (mut i32) (i32.const 0))
+  (global $pre (mut i32) (i32.const 0))
+  (global $min (mut i32) (i32.const 524288))
+  (global $max (mut i32) (i32.const 8388608))
+
+  (func $slide (param $b i32)
+    (local $digest i64)
+    (local $idx i32)
+    (local.set $digest
+      (i64.xor (global.get $digest)
+        (i64.load (i32.shl (i32.load8_u offset=4096 (global.get $wpos)) (i32.const 3)))))
+    (i32.store8 offset=4096 (global.get $wpos) (local.get $b))
+    (global.set $wpos (i32.and (i32.add (global.get $wpos) (i32.const 1)) (i32.const 63)))
+    (local.set $idx (i32.wrap_i64 (i64.shr_u (local.get $digest) (i64.const 45))))
+    (local.set $digest (i64.or (i64.shl (local.get $digest) (i64.const 8)) (i64.extend_i32_u (local.get $b))))
+    (global.set $digest
+      (i64.xor (local.get $digest) (i64.load offset=2048 (i32.shl (local.get $idx) (i32.const 3))))))
+
+  (func $reset (export "reset")
+    (memory.fill (i32.const 4096) (i32.const 0) (i32.const 64))
+    (global.set $wpos (i32.const 0))
+    (global.set $digest (i64.const 0))
+    (call $slide (i32.const 1))
+    (global.set $count (i32.const 0))
+    (global.set $pre (i32.sub (global.get $min) (i32.const 64))))
+
+  (func (export "setSizes") (param $min i32) (param $max i32)
+    (global.set $min (local.get $min))
+    (global.set $max (local.get $max)))
+
+  ;; Feed bytes [pos, end) of memory; returns the address just past the chunk's end if it ends
+  ;; here (the state is then reset for the next chunk), or -1.
+  (func (export "next") (param $pos i32) (param $end i32) (result i32)
+    (local $n i32)
+    (local $digest i64)
+    (local $wpos i32)
+    (local $count i32)
+    (local $b i32)
+    (local $idx i32)
+    (if (i32.gt_s (global.get $pre) (i32.const 0))
+      (then
+        (local.set $n (i32.sub (local.get $end) (local.get $pos)))
+        (if (i32.gt_s (global.get $pre) (local.get $n))
+          (then
+            (global.set $pre (i32.sub (global.get $pre) (local.get $n)))
+            (global.set $count (i32.add (global.get $count) (local.get $n)))
+            (return (i32.const -1))))
+        (local.set $pos (i32.add (local.get $pos) (global.get $pre)))
+        (global.set $count (i32.add (global.get $count) (global.get $pre)))
+        (global.set $pre (i32.const 0))))
+    (local.set $digest (global.get $digest))
+    (local.set $wpos (global.get $wpos))
+    (local.set $count (global.get $count))
+    (block $done
+      (loop $bytes
+        (br_if $done (i32.ge_u (local.get $pos) (local.get $end)))
+        (local.set $b (i32.load8_u (local.get $pos)))
+        (local.set $digest
+          (i64.xor (local.get $digest)
+            (i64.load (i32.shl (i32.load8_u offset=4096 (local.get $wpos)) (i32.const 3)))))
+        (i32.store8 offset=4096 (local.get $wpos) (local.get $b))
+        (local.set $wpos (i32.and (i32.add (local.get $wpos) (i32.const 1)) (i32.const 63)))
+        (local.set $idx (i32.wrap_i64 (i64.shr_u (local.get $digest) (i64.const 45))))
+        (local.set $digest
+          (i64.xor
+            (i64.or (i64.shl (local.get $digest) (i64.const 8)) (i64.extend_i32_u (local.get $b)))
+            (i64.load offset=2048 (i32.shl (local.get $idx) (i32.const 3)))))
+        (local.set $pos (i32.add (local.get $pos) (i32.const 1)))
+        (local.set $count (i32.add (local.get $count) (i32.const 1)))
+        (br_if $bytes (i32.lt_u (local.get $count) (global.get $min)))
+        (if (i32.or
+              (i64.eqz (i64.and (local.get $digest) (i64.const 0xfffff)))
+              (i32.ge_u (local.get $count) (global.get $max)))
+          (then
+            (call $reset)
+            (return (local.get $pos))))
+        (br $bytes)))
+    (global.set $digest (local.get $digest))
+    (global.set $wpos (local.get $wpos))
+    (global.set $count (local.get $count))
+    (i32.const -1)))
