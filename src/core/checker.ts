@@ -7,7 +7,8 @@
 import { randomInt } from 'node:crypto';
 import { isNotFound } from '../backend/backend.js';
 import { mapLimit } from './concurrency.js';
-import { hashID, type ID } from './hash.js';
+import { DecodePool } from './decode-pool.js';
+import { type ID } from './hash.js';
 import { decodeIndex } from './master-index.js';
 import { headerReadAhead, parseTrailer, type PackedBlob } from './pack.js';
 import { type Repository } from './repository.js';
@@ -104,14 +105,19 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     const all = [...packs.keys()].filter((p) => stored.has(p));
     const chosen = opts.readDataSubset === undefined ? all : sample(all, opts.readDataSubset);
     let n = 0;
-    await mapLimit(chosen, Math.max(2, repo.backend.connections), async (pack) => {
-      const r = await readPack(repo, pack, packs.get(pack)!);
+    const pool = new DecodePool(repo.key);
+    try {
+      await mapLimit(chosen, Math.max(2, repo.backend.connections), async (pack) => {
+      const r = await readPack(repo, pool, pack, packs.get(pack)!);
       progress({ phase: 'read-data', done: ++n, total: chosen.length });
       packsRead++;
       bytesRead += r.bytes;
       problems.push(...r.problems);
       for (const b of r.bad) badBlobs.add(b);
-    });
+      });
+    } finally {
+      await pool.close();
+    }
   }
 
   const affected = badBlobs.size > 0 ? await findAffected(repo, snaps, badBlobs) : [];
@@ -155,7 +161,7 @@ function sample<T>(items: T[], share: number): T[] {
   return copy.slice(0, Math.min(want, copy.length));
 }
 
-async function readPack(repo: Repository, pack: ID, blobs: PackedBlob[]): Promise<{ bytes: number; problems: CheckProblem[]; bad: ID[] }> {
+async function readPack(repo: Repository, pool: DecodePool, pack: ID, blobs: PackedBlob[]): Promise<{ bytes: number; problems: CheckProblem[]; bad: ID[] }> {
   const problems: CheckProblem[] = [];
   const bad: ID[] = [];
   let data: Uint8Array;
@@ -165,19 +171,19 @@ async function readPack(repo: Repository, pack: ID, blobs: PackedBlob[]): Promis
     if (!isNotFound(err)) throw err;
     return { bytes: 0, problems: [{ kind: 'missing-pack', pack, message: `pack ${pack.slice(0, 8)} vanished` }], bad: blobs.map((b) => b.id) };
   }
-  if (hashID(data) !== pack) {
-    problems.push({ kind: 'damaged-pack', pack, message: `pack ${pack.slice(0, 8)}: content does not match its name (${data.length} bytes)` });
+  const bytes = data.length;
+  const r = await pool.decode(data, 0, blobs, { wantPlain: false, packId: pack });
+  if (!r.packHashOk) {
+    problems.push({ kind: 'damaged-pack', pack, message: `pack ${pack.slice(0, 8)}: content does not match its name (${bytes} bytes)` });
   }
-  for (const b of blobs) {
-    try {
-      if (b.offset + b.length > data.length) throw new Error('lies past the end of the pack');
-      repo.decodeBlob(b.id, data.subarray(b.offset, b.offset + b.length), b.uncompressedLength);
-    } catch (err) {
+  blobs.forEach((b, i) => {
+    const e = r.errors[i];
+    if (e) {
       bad.push(b.id);
-      problems.push({ kind: 'damaged-blob', pack, blob: b.id, message: `${b.type} blob ${b.id.slice(0, 8)} in pack ${pack.slice(0, 8)}: ${(err as Error).message}` });
+      problems.push({ kind: 'damaged-blob', pack, blob: b.id, message: `${b.type} blob ${b.id.slice(0, 8)} in pack ${pack.slice(0, 8)}: ${e}` });
     }
-  }
-  return { bytes: data.length, problems, bad };
+  });
+  return { bytes, problems, bad };
 }
 
 async function walkTrees(repo: Repository, snaps: StoredSnapshot[], problems: CheckProblem[], badBlobs: Set<ID>): Promise<void> {

@@ -17,6 +17,7 @@ import { type BlobType } from './pack.js';
 import { decodeSnapshot, newestFirst, type StoredSnapshot } from './snapshot.js';
 import { decodeTree, type TreeNode } from './tree.js';
 import { mapLimit } from './concurrency.js';
+import { decodeBlob } from './blob.js';
 
 export interface RepoConfig {
   version: 1 | 2;
@@ -196,10 +197,7 @@ export class Repository {
   }
 
   decodeBlob(id: ID, raw: Uint8Array, uncompressedLength: number | undefined): Buffer {
-    let plain = open(this.key, raw);
-    if (uncompressedLength !== undefined) plain = Buffer.from(decompress(plain, uncompressedLength));
-    if (hashID(plain) !== id) throw new CorruptError(`blob ${id.slice(0, 8)}: content does not match its ID`);
-    return plain;
+    return decodeBlob(this.key, id, raw, uncompressedLength);
   }
 
   async loadTree(id: ID): Promise<TreeNode[]> {

@@ -15,6 +15,7 @@ import { posixPerm } from './fs-node.js';
 import { parseTime } from './gojson.js';
 import { hashID, type ID } from './hash.js';
 import { mapLimit } from './concurrency.js';
+import { DecodePool } from './decode-pool.js';
 import { PathMatcher } from './glob.js';
 import { type Repository } from './repository.js';
 import { isSafeName, type TreeNode } from './tree.js';
@@ -65,6 +66,7 @@ export class Restorer {
   private readonly dirs: { dest: string; node: TreeNode }[] = [];
   private readonly others: { dest: string; node: TreeNode }[] = [];
   private readonly matcher: PathMatcher;
+  private pool: DecodePool | undefined;
   private readonly summary: RestoreSummary = { files: 0, dirs: 0, symlinks: 0, bytes: 0, skippedIdentical: 0, errors: [] };
   private readonly progress: RestoreProgress = { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 };
 
@@ -78,7 +80,12 @@ export class Restorer {
     await this.plan(this.opts.tree, this.opts.treePath.replace(/\/+$/, ''), target, this.matcher.empty);
     for (const d of this.dirs) await this.makeDir(d.dest);
     await this.prepareFiles();
-    await this.writeContent();
+    this.pool = new DecodePool(this.repo.key);
+    try {
+      await this.writeContent();
+    } finally {
+      await this.pool.close();
+    }
     for (const o of this.others) await this.makeOther(o.dest, o.node);
     for (const f of this.files) if (!this.failed(f.dest)) await this.setMeta(f.dest, f.node);
     for (const o of this.others) if (o.node.type === 'symlink' && !this.failed(o.dest)) await this.setMeta(o.dest, o.node);
@@ -205,21 +212,29 @@ export class Restorer {
   }
 
   private async restorePack(pack: ID, blobs: Map<ID, Use[]>): Promise<void> {
-    const locs = [...blobs.keys()].map((id) => ({ id, loc: this.repo.index.get(id)! }));
-    locs.sort((a, b) => a.loc.offset - b.loc.offset);
-    const start = locs[0]!.loc.offset;
-    const last = locs[locs.length - 1]!.loc;
+    const locs = [...blobs.keys()].map((id) => ({ id, ...this.repo.index.get(id)! }));
+    locs.sort((a, b) => a.offset - b.offset);
+    const start = locs[0]!.offset;
+    const last = locs[locs.length - 1]!;
     const raw = await this.repo.backend.load({ type: 'pack', name: pack }, last.offset + last.length - start, start);
-    for (const { id, loc } of locs) {
-      const plain = this.repo.decodeBlob(id, raw.subarray(loc.offset - start, loc.offset - start + loc.length), loc.uncompressedLength);
+    const decoded = await this.pool!.decode(raw, start, locs, { wantPlain: true });
+    for (let i = 0; i < locs.length; i++) {
+      const { id } = locs[i]!;
+      const plain = decoded.plains[i]!;
+      const damage = decoded.errors[i];
       for (const use of blobs.get(id)!) {
         const f = use.file;
-        let off = 0;
-        while (off < plain.length) {
-          const { bytesWritten } = await f.handle!.write(plain, off, plain.length - off, use.offset + off);
-          off += bytesWritten;
+        if (damage) {
+          // The rest of the restore goes on; this file is reported, and left out of the metadata pass.
+          if (!this.failed(f.dest)) this.error(f.dest, `damaged in the repository (pack ${pack.slice(0, 8)}: ${damage}); restore it from another copy`);
+        } else {
+          let off = 0;
+          while (off < plain.length) {
+            const { bytesWritten } = await f.handle!.write(plain, off, plain.length - off, use.offset + off);
+            off += bytesWritten;
+          }
+          this.progress.bytesDone += plain.length;
         }
-        this.progress.bytesDone += plain.length;
         if (--f.remaining === 0) await this.finishFile(f);
       }
     }
@@ -229,6 +244,11 @@ export class Restorer {
   private async finishFile(f: PlannedFile): Promise<void> {
     await f.handle!.close();
     f.handle = undefined;
+    if (this.failed(f.dest)) {
+      // A file with a damaged part is not left behind looking like a good copy.
+      await fs.rm(f.dest, { force: true });
+      return;
+    }
     this.summary.files++;
     this.summary.bytes += f.node.size ?? 0;
     this.fileDone(f);

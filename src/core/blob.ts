@@ -1,0 +1,12 @@
+/** Decoding one stored blob: MAC check, decryption, decompression, and the check of its ID. */
+import { decompress } from './compress.js';
+import { open, type MasterKey } from './crypto.js';
+import { CorruptError } from './errors.js';
+import { hashID, type ID } from './hash.js';
+
+export function decodeBlob(key: MasterKey, id: ID, raw: Uint8Array, uncompressedLength: number | undefined): Buffer {
+  let plain = open(key, raw);
+  if (uncompressedLength !== undefined) plain = Buffer.from(decompress(plain, uncompressedLength));
+  if (hashID(plain) !== id) throw new CorruptError(`blob ${id.slice(0, 8)}: content does not match its ID`);
+  return plain;
+}
