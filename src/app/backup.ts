@@ -31,7 +31,7 @@ export interface BackupOutcome extends BackupResult {
 }
 
 export async function runBackup(repo: Repository, req: BackupRequest): Promise<BackupOutcome> {
-  const lock = await acquireLock(repo, { exclusive: false, early: true });
+  const lock = await acquireLock(repo, { exclusive: false, early: true, removeStale: true });
   try {
     req.onLoading?.('loading index');
     await repo.loadIndex();

@@ -34,6 +34,12 @@ export interface LockOptions {
    * settles with it. The caller may read meanwhile but must await `ready` before writing anything.
    */
   early?: boolean;
+  /**
+   * Remove stale locks of dead processes on this host and report them as `recoveredStale`. Only a
+   * backup should: such a lock is the one mark of an interrupted run, whose uploaded packs the
+   * backup then indexes. Other commands ignore stale locks, as restic does, and leave the mark.
+   */
+  removeStale?: boolean;
 }
 
 export interface Lock {
@@ -82,15 +88,13 @@ function describe(l: LockInfo): string {
   return `${l.exclusive ? 'an exclusive' : 'a'} lock held by PID ${l.pid} on ${l.hostname} (user ${l.username}) since ${l.time}`;
 }
 
-async function conflicts(repo: Repository, exclusive: boolean, ours: ID | undefined): Promise<{ recovered: boolean }> {
-  let recovered = false;
+/** Throws if a live lock conflicts; returns the stale locks of this host. */
+async function conflicts(repo: Repository, exclusive: boolean, ours: ID | undefined): Promise<{ staleHere: ID[] }> {
+  const staleHere: ID[] = [];
   for (const { id, info } of await readLocks(repo, ours)) {
     if (!info) continue; // unreadable locks are ignored, as restic does
     if (isStale(info)) {
-      if (info.hostname === os.hostname()) {
-        await repo.backend.remove({ type: 'lock', name: id });
-        recovered = true;
-      }
+      if (info.hostname === os.hostname()) staleHere.push(id);
       continue;
     }
     if (exclusive || info.exclusive) {
@@ -99,7 +103,7 @@ async function conflicts(repo: Repository, exclusive: boolean, ours: ID | undefi
       });
     }
   }
-  return { recovered };
+  return { staleHere };
 }
 
 export async function acquireLock(repo: Repository, opts: LockOptions): Promise<Lock> {
@@ -114,6 +118,9 @@ export async function acquireLock(repo: Repository, opts: LockOptions): Promise<
     gid: process.getgid?.() || undefined,
   }));
   let id = await repo.saveUnpacked('lock', info());
+  // Only now that our own lock marks this run: a kill right here must not lose the mark.
+  const removeStale = opts.removeStale === true && first.staleHere.length > 0;
+  if (removeStale) for (const stale of first.staleHere) await repo.backend.remove({ type: 'lock', name: stale }).catch(() => undefined);
   const timer = setInterval(() => {
     void (async () => {
       const fresh = await repo.saveUnpacked('lock', info());
@@ -136,7 +143,7 @@ export async function acquireLock(repo: Repository, opts: LockOptions): Promise<
   ready.catch(() => undefined); // observed by the caller through `ready`
   if (!opts.early) await ready;
   return {
-    recoveredStale: first.recovered,
+    recoveredStale: removeStale,
     ready,
     async release() {
       clearInterval(timer);
