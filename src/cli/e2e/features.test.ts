@@ -1,0 +1,103 @@
+/**
+ * The everyday commands on a real library: restoring one folder, restoring by pattern, `ls`,
+ * `snapshots --json`, adding a password with `key add`, and `check --read-data-subset`.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { before, describe, test } from 'node:test';
+import {
+  cli, diffTrees, hashTree, hasRestic, jsonLines, lastJson, makeCorpus, mutateCorpus, runCli, restic, tempDir, type Entry,
+} from './harness.js';
+
+describe('everyday commands', () => {
+  let work: string;
+  let lib: string;
+  let repo: string;
+  let source: Map<string, Entry>;
+  const snaps: string[] = [];
+
+  before(async () => {
+    work = await tempDir('features');
+    lib = path.join(work, 'lib');
+    makeCorpus(lib, { photos: 30, videos: 1, meanMb: 0.6, seed: 51 });
+    repo = path.join(work, 'repo');
+    await cli(['init', '--repo', repo]);
+    snaps.push(lastJson((await cli(['backup', '--repo', repo, '--json', '--tag', 'first', lib])).stdout).snapshot_id as string);
+    mutateCorpus(lib, 52);
+    snaps.push(lastJson((await cli(['backup', '--repo', repo, '--json', lib])).stdout).snapshot_id as string);
+    source = await hashTree(lib);
+  });
+
+  test('restore latest:/abs/path/sub restores that folder\'s content', async () => {
+    const sub = [...source].find(([p, e]) => e.type === 'dir' && /^\d{4}$/.test(p))![0];
+    const target = path.join(work, 'sub');
+    await cli(['restore', `latest:${lib}/${sub}`, '--repo', repo, '--target', target]);
+    const want = await hashTree(path.join(lib, sub));
+    assert.ok(want.size > 0);
+    assert.deepEqual(diffTrees(want, await hashTree(target), { mtimeToleranceNs: 999, modes: true, dirMtimes: true }), []);
+    const missing = await runCli(['restore', `latest:${lib}/no such folder`, '--repo', repo, '--target', path.join(work, 'x')]);
+    assert.notEqual(missing.code, 0);
+  });
+
+  test('restore --include \'*.jpg\' restores exactly the matching files', async () => {
+    const target = path.join(work, 'jpg');
+    await cli(['restore', 'latest', '--repo', repo, '--target', target, '--include', '*.jpg']);
+    const got = await hashTree(path.join(target, lib));
+    const wantFiles = [...source].filter(([p, e]) => e.type === 'file' && p.endsWith('.jpg'));
+    const gotFiles = [...got].filter(([, e]) => e.type === 'file');
+    assert.ok(wantFiles.length > 0 && wantFiles.length < [...source.values()].filter((e) => e.type === 'file').length);
+    assert.deepEqual(gotFiles.map(([p]) => p).sort(), wantFiles.map(([p]) => p).sort());
+    for (const [p, e] of gotFiles) assert.equal(e.sha256, source.get(p)!.sha256, p);
+  });
+
+  test('ls lists every file and folder of a snapshot, with sizes', async () => {
+    const r = await cli(['ls', 'latest', '--repo', repo, '--json']);
+    const lines = jsonLines(r.stdout) as { struct_type: string; path?: string; type?: string; size?: number; id?: string }[];
+    assert.equal(lines[0]!.struct_type, 'snapshot');
+    assert.equal(lines[0]!.id, snaps[1]);
+    const nodes = new Map(lines.filter((l) => l.struct_type === 'node').map((l) => [l.path!, l]));
+    for (const [p, e] of source) {
+      const n = nodes.get(`${lib}/${p}`);
+      assert.ok(n, `ls shows ${p}`);
+      assert.equal(n.type, e.type === 'symlink' ? 'symlink' : e.type, p);
+      if (e.type === 'file') assert.equal(n.size ?? 0, e.size, p);
+    }
+    const plain = await cli(['ls', snaps[0]!.slice(0, 8), `${lib}`, '--repo', repo, '--no-recursive']);
+    assert.ok(plain.stdout.split('\n').filter(Boolean).every((l) => path.dirname(l) === lib), plain.stdout);
+  });
+
+  test('snapshots --json lists both snapshots, oldest first, with their fields', async () => {
+    const list = JSON.parse((await cli(['snapshots', '--repo', repo, '--json'])).stdout) as Record<string, unknown>[];
+    assert.deepEqual(list.map((s) => s.id), snaps);
+    for (const s of list) {
+      assert.equal(s.short_id, (s.id as string).slice(0, 8));
+      assert.deepEqual(s.paths, [lib]);
+      assert.match(s.tree as string, /^[0-9a-f]{64}$/);
+      assert.match(s.time as string, /^\d{4}-\d\d-\d\dT/);
+    }
+    assert.deepEqual(list[0]!.tags, ['first']);
+    const tagged = JSON.parse((await cli(['snapshots', '--repo', repo, '--json', '--tag', 'first'])).stdout) as unknown[];
+    assert.equal(tagged.length, 1);
+  });
+
+  test('key add: the new password opens the repository, the old one still does', async () => {
+    const added = await cli(['key', 'add', '--repo', repo, '--json'], 0, { env: { KEEPSAKE_NEW_PASSWORD: 'a second password' } });
+    assert.equal(lastJson(added.stdout).message_type, 'key_added');
+    const withNew = await cli(['snapshots', '--repo', repo, '--json'], 0, { env: { KEEPSAKE_PASSWORD: 'a second password' } });
+    assert.equal((JSON.parse(withNew.stdout) as unknown[]).length, 2);
+    await cli(['snapshots', '--repo', repo]);
+    const keys = JSON.parse((await cli(['key', 'list', '--repo', repo, '--json'])).stdout) as unknown[];
+    assert.equal(keys.length, 2);
+    if (hasRestic()) await restic(['-r', repo, 'snapshots'], 0, { env: { RESTIC_PASSWORD: 'a second password' } });
+  });
+
+  test('check --read-data-subset 50% reads about half of the packs', async () => {
+    const full = lastJson((await cli(['check', '--repo', repo, '--read-data', '--json'])).stdout);
+    const half = lastJson((await cli(['check', '--repo', repo, '--read-data-subset', '50%', '--json'])).stdout);
+    assert.equal(half.ok, true);
+    assert.equal(full.packsRead, full.packs);
+    assert.equal(half.packsRead, Math.ceil((half.packs as number) / 2));
+    const bad = await runCli(['check', '--repo', repo, '--read-data-subset', '150%']);
+    assert.equal(bad.code, 2, 'a share above 100% is a usage error');
+  });
+});
