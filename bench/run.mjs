@@ -104,6 +104,7 @@ async function main() {
   const tmpRoot = fs.mkdtempSync(path.join(config.tmpParent, 'keepsake-bench-'));
   log(`scale ${config.scaleName}, ${config.rounds} round(s), tools ${tools.join(', ')}, cases ${config.cases.join(', ')}; temp ${tmpRoot}`);
   const started = new Date();
+  const loadBefore = os.loadavg(); // other work on the machine skews every number: keep a record of it
   // Ctrl-C: stop the tool under way and remove the temp folder, as a normal end would.
   process.once('SIGINT', () => {
     killRunning();
@@ -120,7 +121,8 @@ async function main() {
   }
   const results = {
     date: started.toISOString(), durationSec: Math.round((Date.now() - started) / 1000),
-    scale: config.scaleName, tools, cases: config.cases, machine: machine(config),
+    scale: config.scaleName, tools, cases: config.cases,
+    machine: { ...machine(config), loadavg: { before: loadBefore, after: os.loadavg() } },
     versions: Object.fromEntries(tools.map((t) => [t, TOOLS[t].version({ projectRoot: config.projectRoot })])),
     peakRss: run.useGnuTime ? 'GNU time %M (KiB), converted to MiB' : 'unavailable',
     corpora: corpusInfo(config, run.sizes), rounds: run.rounds, medians: summarize(run.rounds, tools),

@@ -116,11 +116,21 @@ export function failures(results) {
   return out;
 }
 
+// A 1-minute load above ~1 before the run means other work was competing for the CPU (the load
+// after the run mostly reflects the bench itself, so it is shown but not judged).
+function loadNote(load) {
+  if (!load) return [];
+  const fmtLoad = (l) => l.map((x) => x.toFixed(2)).join(' ');
+  const busy = load.before[0] > 1 ? ' -- machine was busy: treat the numbers with care' : '';
+  return [`load average before: ${fmtLoad(load.before)}, after: ${fmtLoad(load.after)}${busy}`];
+}
+
 export function renderAll(results, { markdown }) {
   const rows = tableRows(results);
   const parts = [
     `keepsake bench: scale ${results.scale}, ${results.rounds.length} round(s), medians; ` +
       `ratios are keepsake's value divided by the other tool's ("better" says which direction wins)`,
+    ...loadNote(results.machine?.loadavg),
     '',
     humanTable(rows),
   ];
