@@ -1,8 +1,8 @@
-/** Use-case: back up folders into one repository, with the lock, the parent and the summary. */
+/** Use-case: back up folders into one or more repositories, with locks, parents and summaries. */
 import os from 'node:os';
 import path from 'node:path';
-import { backup, type BackupProgress, type BackupResult, type BackupWarning } from '../core/archiver.js';
-import { acquireLock } from '../core/lock.js';
+import { backupMany, type BackupProgress, type BackupResult, type BackupWarning } from '../core/archiver.js';
+import { acquireLock, type Lock } from '../core/lock.js';
 import { type Repository } from '../core/repository.js';
 import { matches, newestFirst, type StoredSnapshot } from '../core/snapshot.js';
 import { FileDirCache } from './dir-cache.js';
@@ -31,6 +31,66 @@ export interface BackupOutcome extends BackupResult {
 }
 
 export async function runBackup(repo: Repository, req: BackupRequest): Promise<BackupOutcome> {
+  const [r] = await runBackupMany([repo], req);
+  if (!r!.ok) throw r!.error;
+  return r!.outcome;
+}
+
+export type ManyOutcome = { ok: true; outcome: BackupOutcome } | { ok: false; error: unknown };
+
+interface Prepared {
+  repo: Repository;
+  lock: Lock;
+  parent?: StoredSnapshot;
+  dirCache?: FileDirCache;
+}
+
+/**
+ * Back up the same folders into several repositories in one pass: each file is read once and feeds
+ * every repository (they must share chunker parameters). A repository that cannot be locked or
+ * fails along the way gets its error; the others go on.
+ */
+export async function runBackupMany(repos: Repository[], req: BackupRequest): Promise<ManyOutcome[]> {
+  const out: ManyOutcome[] = repos.map(() => ({ ok: false, error: undefined }));
+  const ready: { i: number; p: Prepared }[] = [];
+  for (const [i, repo] of repos.entries()) {
+    try {
+      ready.push({ i, p: await prepare(repo, req) });
+    } catch (err) {
+      out[i] = { ok: false, error: err };
+    }
+  }
+  try {
+    if (ready.length === 0) return out;
+    const results = await backupMany(ready.map(({ p }) => ({ repo: p.repo, parent: p.parent, dirCache: p.dirCache })), {
+      beforeWrite: async () => {
+        await Promise.all(ready.map(({ p }) => p.lock.ready));
+      },
+      paths: req.paths,
+      tags: req.tags,
+      hostname: req.hostname ?? os.hostname(),
+      signal: req.signal,
+      onProgress: req.onProgress,
+      onWarning: req.onWarning,
+      programVersion: `keepsake ${version}`,
+    });
+    for (const [k, r] of results.entries()) {
+      const { i, p } = ready[k]!;
+      if (r.ok) {
+        await p.dirCache?.save().catch(() => undefined); // a cache that cannot be written only costs time
+        out[i] = { ok: true, outcome: { ...r, parent: p.parent?.id, recoveredInterruptedRun: p.lock.recoveredStale } };
+      } else out[i] = { ok: false, error: r.error };
+    }
+    return out;
+  } finally {
+    // The lock of a failed run (e.g. the destination went away) may be impossible to remove; that
+    // must not hide why the backup failed. Left behind, it marks the run as interrupted, and the
+    // next backup indexes the packs this one uploaded.
+    await Promise.all(ready.map(({ p }) => p.lock.release().catch(() => undefined)));
+  }
+}
+
+async function prepare(repo: Repository, req: BackupRequest): Promise<Prepared> {
   const lock = await acquireLock(repo, { exclusive: false, early: true, removeStale: true });
   try {
     req.onLoading?.('loading index');
@@ -39,25 +99,12 @@ export async function runBackup(repo: Repository, req: BackupRequest): Promise<B
       const { indexOrphanPacks } = await import('../core/recover.js');
       await indexOrphanPacks(repo);
     }
-    const hostname = req.hostname ?? os.hostname();
-    const parent = req.force ? undefined : await findParent(repo, req, hostname);
+    const parent = req.force ? undefined : await findParent(repo, req, req.hostname ?? os.hostname());
     const dirCache = req.env ? await FileDirCache.load(req.env, repo.config.id) : undefined;
-    const result = await backup(repo, {
-      dirCache,
-      beforeWrite: () => lock.ready,
-      paths: req.paths,
-      parent,
-      tags: req.tags,
-      hostname,
-      signal: req.signal,
-      onProgress: req.onProgress,
-      onWarning: req.onWarning,
-      programVersion: `keepsake ${version}`,
-    });
-    await dirCache?.save().catch(() => undefined); // a cache that cannot be written only costs time
-    return { ...result, parent: parent?.id, recoveredInterruptedRun: lock.recoveredStale };
-  } finally {
-    await lock.release();
+    return { repo, lock, parent, dirCache };
+  } catch (err) {
+    await lock.release().catch(() => undefined);
+    throw err;
   }
 }
 

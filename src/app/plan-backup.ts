@@ -1,15 +1,18 @@
 /**
- * Use-case: back up every source of the plan to every reachable destination, one destination at a
- * time (each destination has its own chunker polynomial and index, so each is fed by its own pass
- * over the files; the archiver serves one repository). A removable destination that is not plugged
+ * Use-case: back up every source of the plan to every reachable destination in one pass per source:
+ * each file is read once and feeds all destinations (destinations created by keepsake share chunker
+ * parameters; any that do not get a pass of their own). A removable destination that is not plugged
  * in is skipped with a reminder; a destination that fails does not stop the others.
  */
 import { type BackupProgress, type BackupWarning } from '../core/archiver.js';
 import { KeepsakeError } from '../core/errors.js';
-import { type Repository } from '../core/repository.js';
+import { Repository } from '../core/repository.js';
 import { type Plan } from '../plan/config.js';
-import { runBackup, type BackupOutcome } from './backup.js';
-import { findDestination, isUnplugged, withDestination, type PlanEnv } from './plan.js';
+import { type Backend } from '../backend/backend.js';
+import { openBackend } from '../backend/open.js';
+import { destinationPassword, type Destination } from '../plan/config.js';
+import { runBackupMany, type BackupOutcome, type ManyOutcome } from './backup.js';
+import { findDestination, isUnplugged, type PlanEnv } from './plan.js';
 
 export interface PlanBackupRequest {
   plan: Plan;
@@ -43,56 +46,81 @@ export interface DestinationOutcome {
   sources: SourceOutcome[];
 }
 
+interface Reached {
+  d: Destination;
+  backend: Backend;
+  repo: Repository;
+  sources: SourceOutcome[];
+  /** Set when the destination could not be opened or locked, or failed for every source. */
+  error?: string;
+}
+
 export async function runPlanBackup(req: PlanBackupRequest): Promise<DestinationOutcome[]> {
   const { plan } = req;
   if (plan.source.length === 0) throw new KeepsakeError('invalid-argument', 'the plan has no sources', { hint: 'add one with `keepsake source add NAME PATH`' });
   if (plan.destination.length === 0) throw new KeepsakeError('invalid-argument', 'the plan has no destinations', { hint: 'add one with `keepsake destination add NAME REPO --media …`' });
   const chosen = req.destinations?.length ? req.destinations.map((n) => findDestination(plan, n)) : plan.destination;
-  const out: DestinationOutcome[] = [];
-  for (const d of chosen) {
-    if (req.signal?.aborted) break;
-    if (isUnplugged(d)) {
-      out.push({ destination: d.name, status: 'skipped', message: `${d.repository} is not there (drive unplugged?); plug it in and run the backup again`, sources: [] });
-      continue;
-    }
-    const sources: SourceOutcome[] = [];
-    try {
-      await withDestination(d, req.penv, async (repo) => {
-        for (const s of plan.source) {
-          if (req.signal?.aborted) throw new KeepsakeError('interrupted', 'backup interrupted');
-          req.onStart?.(d.name, s.name);
-          const one: SourceOutcome = { source: s.name, path: s.path, warnings: [] };
-          sources.push(one);
-          try {
-            const r = await runBackup(repo, {
-              paths: [s.path],
-              tags: [s.name],
-              hostname: req.hostname,
-              force: req.force,
-              signal: req.signal,
-              onProgress: req.onProgress,
-              onWarning: (w) => req.onWarning?.(d.name, w),
-            });
-            Object.assign(one, { snapshot: r.id, summary: r.summary, warnings: r.warnings });
-          } catch (err) {
-            if (err instanceof KeepsakeError && err.code === 'interrupted') throw err;
-            one.error = (err as Error).message;
-          }
+  const out = new Map<string, DestinationOutcome>();
+  const reached: Reached[] = [];
+  try {
+    for (const d of chosen) {
+      if (isUnplugged(d)) {
+        out.set(d.name, { destination: d.name, status: 'skipped', message: `${d.repository} is not there (drive unplugged?); plug it in and run the backup again`, sources: [] });
+        continue;
+      }
+      try {
+        const backend = await openBackend(d.repository, { env: req.penv.env, onRetry: req.penv.onRetry });
+        try {
+          reached.push({ d, backend, repo: await Repository.open(backend, await destinationPassword(d, req.penv.env)), sources: [] });
+        } catch (err) {
+          await backend.close();
+          throw err;
         }
-        await req.afterDestination?.(d.name, repo).catch(() => undefined);
-      });
-      const failed = sources.filter((s) => s.error);
-      const skippedFiles = sources.some((s) => s.warnings.some((w) => w.kind === 'skipped'));
-      out.push({
-        destination: d.name,
-        status: failed.length > 0 ? 'failed' : skippedFiles ? 'incomplete' : 'ok',
-        message: failed.length > 0 ? failed.map((s) => `${s.source}: ${s.error}`).join('; ') : undefined,
-        sources,
-      });
-    } catch (err) {
-      if (err instanceof KeepsakeError && err.code === 'interrupted') throw err;
-      out.push({ destination: d.name, status: 'failed', message: (err as Error).message, sources });
+      } catch (err) {
+        out.set(d.name, { destination: d.name, status: 'failed', message: (err as Error).message, sources: [] });
+      }
     }
+    // One pass per source and group of destinations that cut files alike (normally: all of them).
+    const groups = new Map<bigint, Reached[]>();
+    for (const r of reached) groups.set(r.repo.config.chunkerPolynomial, [...(groups.get(r.repo.config.chunkerPolynomial) ?? []), r]);
+    for (const group of groups.values()) {
+      for (const s of plan.source) {
+        if (req.signal?.aborted) throw new KeepsakeError('interrupted', 'backup interrupted');
+        req.onStart?.(group.map((r) => r.d.name).join(', '), s.name);
+        const results = await runBackupMany(group.map((r) => r.repo), {
+          paths: [s.path],
+          tags: [s.name],
+          hostname: req.hostname,
+          force: req.force,
+          signal: req.signal,
+          env: req.penv.env,
+          onProgress: req.onProgress,
+          onWarning: (w) => req.onWarning?.(group.map((r) => r.d.name).join(', '), w),
+        }).catch((err: unknown) => {
+          if (err instanceof KeepsakeError && err.code === 'interrupted') throw err;
+          return group.map((): ManyOutcome => ({ ok: false, error: err }));
+        });
+        results.forEach((r, k) => {
+          const one: SourceOutcome = { source: s.name, path: s.path, warnings: [] };
+          if (r.ok) Object.assign(one, { snapshot: r.outcome.id, summary: r.outcome.summary, warnings: r.outcome.warnings });
+          else one.error = (r.error as Error).message;
+          group[k]!.sources.push(one);
+        });
+      }
+    }
+    for (const r of reached) await req.afterDestination?.(r.d.name, r.repo).catch(() => undefined);
+  } finally {
+    await Promise.all(reached.map((r) => r.backend.close().catch(() => undefined)));
   }
-  return out;
+  for (const r of reached) {
+    const failed = r.sources.filter((s) => s.error);
+    const skippedFiles = r.sources.some((s) => s.warnings.some((w) => w.kind === 'skipped'));
+    out.set(r.d.name, {
+      destination: r.d.name,
+      status: failed.length > 0 ? 'failed' : skippedFiles ? 'incomplete' : 'ok',
+      message: failed.length > 0 ? failed.map((s) => `${s.source}: ${s.error}`).join('; ') : undefined,
+      sources: r.sources,
+    });
+  }
+  return chosen.map((d) => out.get(d.name)!);
 }

@@ -1,26 +1,27 @@
 /**
- * Backup: walk the targets, keep the content of files that the parent snapshot shows unchanged
- * (size, mtime, ctime, inode; nothing is read), send new and changed files to the chunk workers,
- * build trees bottom-up, then write the snapshot once every pack and index is stored.
+ * Backup: one walk over the files feeds one or more destinations. Files that a destination's parent
+ * snapshot shows unchanged (size, mtime, ctime, inode) are not read; new and changed files are read
+ * once, cut and hashed once, and encrypted for each destination that lacks a chunk; trees are built
+ * bottom-up; each destination gets its snapshot once its packs and index are stored.
  *
  * The walk uses synchronous lstat/readdir: on the main thread they cost a few microseconds each,
  * where the async versions cost a thread-pool round trip; the walk yields regularly so worker
  * messages are still answered promptly.
  */
 import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { formatTime } from './gojson.js';
+import { ArchiveTarget, type BackupSummary, type DirCache, type TargetSpec } from './archive-target.js';
 import { KeepsakeError } from './errors.js';
 import { nodeFromStat, unchanged } from './fs-node.js';
 import { type ID } from './hash.js';
-import { RepoWriter } from './repo-writer.js';
-import { type Repository } from './repository.js';
-import { encodeSnapshot, type Snapshot, type StoredSnapshot } from './snapshot.js';
-import { type TreeNode } from './tree.js';
-import { ChunkPool, type FileResult } from './worker-pool.js';
 import { defaultPackSize } from './pack-builder.js';
+import { type Repository } from './repository.js';
 import { Scanner, type ScanInfo } from './scanner.js';
+import { type Snapshot, type StoredSnapshot } from './snapshot.js';
+import { encodeTree, type TreeNode } from './tree.js';
+import { ChunkPool, type FileResult } from './worker-pool.js';
+
+export type { BackupSummary, DirCache, DirCacheEntry, TargetSpec } from './archive-target.js';
 
 export interface BackupProgress {
   filesDone: number;
@@ -39,25 +40,8 @@ export interface BackupWarning {
   kind: 'skipped' | 'changed';
 }
 
-export interface BackupSummary {
-  filesNew: number;
-  filesChanged: number;
-  filesUnmodified: number;
-  dirsNew: number;
-  dirsChanged: number;
-  dirsUnmodified: number;
-  dataBlobs: number;
-  treeBlobs: number;
-  dataAdded: number;
-  uploadedBytes: number;
-  totalFilesProcessed: number;
-  totalBytesProcessed: number;
-  bytesRead: number;
-}
-
 export interface BackupOptions {
   paths: string[];
-  parent?: StoredSnapshot;
   tags?: string[];
   hostname?: string;
   /** Extensions (lowercase, with dot) whose data is already compressed: stored without zstd. */
@@ -69,8 +53,7 @@ export interface BackupOptions {
   onWarning?: (w: BackupWarning) => void;
   now?: () => bigint;
   programVersion?: string;
-  dirCache?: DirCache;
-  /** Awaited after the scan, before the first write (the lock's confirmation). */
+  /** Awaited after the scan, before the first write (the locks' confirmation). */
   beforeWrite?: () => Promise<void>;
 }
 
@@ -81,6 +64,9 @@ export interface BackupResult {
   warnings: BackupWarning[];
 }
 
+/** Per destination: its snapshot, or why it has none. */
+export type TargetResult = (BackupResult & { ok: true }) | { ok: false; error: unknown; summary: BackupSummary; warnings: BackupWarning[] };
+
 export const mediaExtensions: ReadonlySet<string> = new Set([
   '.jpg', '.jpeg', '.heic', '.heif', '.avif', '.webp', '.png', '.gif', '.mp4', '.mov', '.m4v', '.3gp', '.avi', '.mkv',
   '.mts', '.m2ts', '.mp3', '.m4a', '.aac', '.zip', '.gz', '.xz', '.zst', '.7z', '.cr2', '.cr3', '.nef', '.arw', '.dng', '.raf', '.orf', '.rw2',
@@ -88,33 +74,26 @@ export const mediaExtensions: ReadonlySet<string> = new Set([
 
 type Trie = Map<string, { target?: string; children: Trie }>;
 
-/** The parent snapshot's node for the same path, loaded on first use. */
-type PrevNode = () => Promise<TreeNode | undefined>;
+/** The parent snapshot's node for the same path in destination i, loaded on first use. */
+type PrevNode = (i: number) => Promise<TreeNode | undefined>;
 
-/** A finished node; `clean` if nothing in it was skipped or changed while read (cacheable). */
+/**
+ * A finished entry. For folders, `subtrees[i]` is the folder's tree in destination i (usually all
+ * equal; they differ when a destination reuses a tree an earlier backup stored). `clean` if nothing
+ * in it was skipped or changed while read (only clean folders are cached).
+ */
 interface Built {
   node: TreeNode;
+  subtrees?: ID[];
   clean: boolean;
 }
 
-/** An entry whose walk is over; `done` settles once its content and tree are stored. */
+/** An entry whose walk is over; `done` settles once its content and trees are stored. */
 interface Walked {
   done: Promise<Built | undefined>;
 }
 
-export interface DirCacheEntry {
-  /** Digest of the folder's entries' metadata and subfolder trees. */
-  fingerprint: string;
-  tree: ID;
-  files: number;
-  bytes: number;
-}
-
-/** Remembers, per folder path, the tree stored for a listing; supplied by the app (a local file). */
-export interface DirCache {
-  get(dir: string): DirCacheEntry | undefined;
-  set(dir: string, entry: DirCacheEntry): void;
-}
+const resolved = (b: Built | undefined): Walked => ({ done: Promise.resolve(b) });
 
 /** Path components as restic stores them: absolute paths in full, relative ones without leading `..`. */
 function components(target: string): string[] {
@@ -123,71 +102,61 @@ function components(target: string): string[] {
 }
 
 export class Archiver {
-  private readonly writer: RepoWriter;
+  private readonly targets: ArchiveTarget[];
   private readonly pool: ChunkPool;
   private readonly warnings: BackupWarning[] = [];
   private readonly progress: BackupProgress = { filesDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0, scanDone: false };
-  private readonly s: BackupSummary = {
-    filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirsNew: 0, dirsChanged: 0, dirsUnmodified: 0, dataBlobs: 0,
-    treeBlobs: 0, dataAdded: 0, uploadedBytes: 0, totalFilesProcessed: 0, totalBytesProcessed: 0, bytesRead: 0,
-  };
-  private sinceYield = 0;
   private readonly scanner: Scanner;
+  private sinceYield = 0;
   private lastProgress = 0;
 
-  constructor(private readonly repo: Repository, private readonly opts: BackupOptions) {
-    this.scanner = new Scanner(opts.dirCache !== undefined);
-    this.writer = new RepoWriter(repo, { packSize: opts.packSize });
-    this.pool = new ChunkPool(this.writer, {
-      key: repo.key,
-      polynomial: repo.config.chunkerPolynomial,
+  constructor(specs: TargetSpec[], private readonly opts: BackupOptions) {
+    if (specs.length === 0) throw new KeepsakeError('invalid-argument', 'a backup needs at least one destination');
+    const pol = specs[0]!.repo.config.chunkerPolynomial;
+    if (specs.some((s) => s.repo.config.chunkerPolynomial !== pol)) {
+      // Chunks are cut once for all destinations, so all must cut alike.
+      throw new KeepsakeError('invalid-argument', 'destinations backed up in one pass must share chunker parameters');
+    }
+    this.targets = specs.map((s) => new ArchiveTarget(s, opts.packSize));
+    this.scanner = new Scanner(specs.some((s) => s.dirCache !== undefined));
+    this.pool = new ChunkPool(this.targets.map((t) => t.writer), {
+      polynomial: pol,
       packSize: opts.packSize ?? defaultPackSize,
       workers: opts.workers,
+      onUploadError: (i, err) => this.targets[i]!.fail(err),
     });
   }
 
-  async run(): Promise<BackupResult> {
+  async run(): Promise<TargetResult[]> {
     try {
       this.scan();
       await this.opts.beforeWrite?.();
-      const tree = await this.archiveTargets();
+      const roots = await this.archiveTargets();
       this.checkAbort();
       await this.pool.flush();
-      await this.writer.flush();
-      const snapshot = this.snapshot(tree);
-      const id = await this.repo.saveUnpacked('snapshot', encodeSnapshot(snapshot));
-      Object.assign(this.s, {
-        dataBlobs: this.writer.stats.dataBlobs,
-        treeBlobs: this.writer.stats.treeBlobs,
-        dataAdded: this.writer.stats.addedBytes,
-        uploadedBytes: this.writer.stats.uploadedBytes,
-      });
+      const results = await Promise.all(this.targets.map((t, i) => this.finishTarget(t, roots[i]!)));
       this.emitProgress(true);
-      return { id, snapshot, summary: this.s, warnings: this.warnings };
+      return results;
     } catch (err) {
-      // Keep what reached the destination: index the packs that were uploaded.
+      // Keep what reached the destinations: index the packs that were uploaded.
       await this.pool.close();
-      await this.writer.salvage().catch(() => undefined);
+      await Promise.all(this.targets.map((t) => t.writer.salvage().catch(() => undefined)));
       throw err;
     } finally {
       await this.pool.close();
     }
   }
 
-  private snapshot(tree: ID): Snapshot {
-    const user = os.userInfo();
-    return {
-      time: formatTime(this.opts.now?.() ?? BigInt(Date.now()) * 1_000_000n),
-      parent: this.opts.parent?.id,
-      tree,
-      paths: this.opts.paths.map((p) => path.resolve(p)).sort(),
-      hostname: this.opts.hostname ?? os.hostname(),
-      username: user.username,
-      uid: user.uid >= 0 ? user.uid : undefined,
-      gid: user.gid >= 0 ? user.gid : undefined,
-      tags: this.opts.tags,
-      programVersion: this.opts.programVersion,
-    };
+  private async finishTarget(t: ArchiveTarget, tree: ID): Promise<TargetResult> {
+    if (t.failure === undefined) {
+      try {
+        return { ok: true, ...(await t.finish(tree, this.opts)), summary: t.s, warnings: this.warnings };
+      } catch (err) {
+        t.fail(err);
+        await t.writer.salvage().catch(() => undefined);
+      }
+    }
+    return { ok: false, error: t.failure, summary: t.s, warnings: this.warnings };
   }
 
   /** Stat everything first: exact totals for the progress display, and folder fingerprints. */
@@ -208,46 +177,80 @@ export class Archiver {
     this.emitProgress(true);
   }
 
-  private async archiveTargets(): Promise<ID> {
+  private async archiveTargets(): Promise<ID[]> {
     const root: Trie = new Map();
     for (const t of this.opts.paths) {
       const comps = components(t);
       if (comps.length === 0) throw new KeepsakeError('invalid-argument', `cannot back up ${t}: name a folder or file below it`);
       let level = root;
-      let abs = path.isAbsolute(t) ? path.sep : path.resolve('.');
       comps.forEach((c, i) => {
-        abs = path.join(abs, c);
         let entry = level.get(c);
         if (!entry) level.set(c, (entry = { children: new Map() }));
         if (i === comps.length - 1) entry.target = path.resolve(t);
         level = entry.children;
       });
     }
-    const parentRoot = this.opts.parent ? await this.repo.loadTree(this.opts.parent.tree) : undefined;
+    const parentRoots = await Promise.all(this.targets.map((t) => (t.spec.parent ? this.loadTree(t, t.spec.parent.tree) : undefined)));
     const rootPrefix = this.opts.paths.every((p) => path.isAbsolute(p)) ? path.sep : path.resolve('.');
-    return this.writer.saveTree(await this.archiveTrie(root, rootPrefix, parentRoot));
+    return this.saveTrees(await this.archiveTrie(root, rootPrefix, parentRoots));
   }
 
-  private async archiveTrie(level: Trie, dir: string, parentNodes: TreeNode[] | undefined): Promise<TreeNode[]> {
-    const byName = new Map(parentNodes?.map((n) => [n.name, n]));
-    const out: TreeNode[] = [];
+  /** A parent tree of one destination; a damaged one only means its files are read again. */
+  private async loadTree(t: ArchiveTarget, id: ID): Promise<TreeNode[] | undefined> {
+    try {
+      return await t.repo.loadTree(id);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The path components above the targets (`/home/ann` of `/home/ann/Pictures`). */
+  private async archiveTrie(level: Trie, dir: string, parentNodes: (TreeNode[] | undefined)[]): Promise<Built[]> {
+    const byName = parentNodes.map((ns) => new Map(ns?.map((n) => [n.name, n])));
+    const out: Built[] = [];
     for (const [name, entry] of level) {
-      const p = path.join(dir, name);
-      const prev = byName.get(name);
+      const prev: PrevNode = async (i) => byName[i]!.get(name);
       if (entry.target) {
-        const built = await (await this.walkEntry(entry.target, name, async () => prev)).done;
-        if (built) out.push(built.node);
-        else throw new KeepsakeError('not-found', `cannot back up ${entry.target}: it does not exist or cannot be read`);
+        const built = await (await this.walkEntry(entry.target, name, prev)).done;
+        if (!built) throw new KeepsakeError('not-found', `cannot back up ${entry.target}: it does not exist or cannot be read`);
+        out.push(built);
         continue;
       }
+      const p = path.join(dir, name);
       const st = this.lstat(p);
       if (!st) throw new KeepsakeError('not-found', `cannot back up below ${p}: it does not exist`);
-      const node = nodeFromStat(name, p, st);
-      const prevChildren = prev?.type === 'dir' && prev.subtree ? await this.repo.loadTree(prev.subtree) : undefined;
-      node.subtree = await this.writer.saveTree(await this.archiveTrie(entry.children, p, prevChildren));
-      out.push(node);
+      const prevChildren = await Promise.all(this.targets.map(async (t, i) => {
+        const pv = await prev(i);
+        return pv?.type === 'dir' && pv.subtree ? this.loadTree(t, pv.subtree) : undefined;
+      }));
+      const children = await this.archiveTrie(entry.children, p, prevChildren);
+      out.push({ node: nodeFromStat(name, p, st), subtrees: await this.saveTrees(children), clean: true });
     }
     return out;
+  }
+
+  /**
+   * Save a folder's tree in every destination; returns its ID per destination. The JSON is encoded
+   * once for all destinations whose subfolder trees agree (the usual case). A destination that
+   * fails here drops out of the backup; the others go on.
+   */
+  private async saveTrees(children: Built[]): Promise<ID[]> {
+    const encoded = new Map<string, Buffer>();
+    return Promise.all(this.targets.map(async (t, i) => {
+      if (t.failure !== undefined) return '';
+      const key = children.map((c) => c.subtrees?.[i] ?? '').join(',');
+      let bytes = encoded.get(key);
+      if (!bytes) {
+        bytes = encodeTree(children.map((c) => (c.subtrees ? { ...c.node, subtree: c.subtrees[i] } : c.node)));
+        encoded.set(key, bytes);
+      }
+      try {
+        return await t.writer.saveTreeBlob(bytes);
+      } catch (err) {
+        t.fail(err);
+        return '';
+      }
+    }));
   }
 
   private lstat(p: string): BigIntStats | undefined {
@@ -268,6 +271,9 @@ export class Archiver {
   private checkAbort(): void {
     if (this.opts.signal?.aborted) throw new KeepsakeError('interrupted', 'backup interrupted');
     if (this.pool.error) throw this.pool.error;
+    for (const t of this.targets) if (t.failure === undefined && t.writer.failed !== undefined) t.fail(t.writer.failed);
+    // Once every destination has failed there is nothing left to back up to.
+    if (this.targets.every((t) => t.failure !== undefined)) throw this.targets[0]!.failure;
   }
 
   private async maybeYield(): Promise<void> {
@@ -285,47 +291,53 @@ export class Archiver {
     this.opts.onProgress({ ...this.progress });
   }
 
+  private fileDone(files: number, bytes: number): void {
+    this.progress.filesDone += files;
+    this.progress.bytesDone += bytes;
+    this.emitProgress(false);
+  }
+
   /**
    * Walk one file-system entry. The walk itself is sequential, depth first; what it starts (reading
-   * a file, finishing a folder's tree) goes on in the background and `done` settles when it is
+   * a file, finishing a folder's trees) goes on in the background and `done` settles when it is
    * stored. Reading a file first takes one of the pool's places: when the workers are behind, the
    * walk waits, so memory stays flat however large the library is.
-   * `prev` yields the parent snapshot's node of the same path, loading parent trees only on demand.
    */
   private async walkEntry(p: string, name: string, prev: PrevNode, given?: BigIntStats): Promise<Walked> {
     await this.maybeYield();
     const st = given ?? this.lstat(p);
     if (!st) {
       this.warn(p, 'vanished before it could be read', 'skipped');
-      return { done: Promise.resolve(undefined) };
+      return resolved(undefined);
     }
     let node: TreeNode;
     try {
       node = nodeFromStat(name, p, st);
     } catch (err) {
       this.warn(p, (err as Error).message, 'skipped');
-      return { done: Promise.resolve(undefined) };
+      return resolved(undefined);
     }
     if (node.type === 'dir') return this.walkDir(p, node, prev);
-    if (node.type !== 'file') return { done: Promise.resolve({ node, clean: true }) };
-    const before = await prev();
-    this.s.totalFilesProcessed++;
-    this.s.totalBytesProcessed += node.size ?? 0;
-    if (unchanged(before, st) && before.content.every((id) => this.writer.has(id))) {
-      node.content = before.content;
-      this.s.filesUnmodified++;
-      this.fileDone(1, node.size ?? 0);
-      return { done: Promise.resolve({ node, clean: true }) };
+    if (node.type !== 'file') return resolved({ node, clean: true });
+    const prevs = await Promise.all(this.targets.map((_, i) => prev(i)));
+    const size = node.size ?? 0;
+    // Content known from any destination's parent serves all, if every destination has its blobs.
+    const known = prevs.find((pv) => unchanged(pv, st));
+    if (known?.content && this.targets.every((t) => t.failure !== undefined || known.content!.every((id) => t.writer.has(id)))) {
+      node.content = known.content;
+      this.targets.forEach((t, i) => t.countFile(prevs[i], unchanged(prevs[i], st), size));
+      this.fileDone(1, size);
+      return resolved({ node, clean: true });
     }
     await this.pool.reserve();
-    return { done: quiet(this.readFile(p, node, before)) };
+    return { done: quiet(this.readFile(p, node, prevs)) };
   }
 
-  private async readFile(p: string, node: TreeNode, prev: TreeNode | undefined): Promise<Built | undefined> {
+  private async readFile(p: string, node: TreeNode, prevs: (TreeNode | undefined)[]): Promise<Built | undefined> {
     const r: FileResult = await this.pool.submit({
       path: p,
       size: node.size ?? 0,
-      compress: this.repo.compressed && !(this.opts.incompressible ?? mediaExtensions).has(path.extname(node.name).toLowerCase()),
+      compress: !(this.opts.incompressible ?? mediaExtensions).has(path.extname(node.name).toLowerCase()),
     });
     if (!r.ok && this.pool.error) throw this.pool.error;
     if (!r.ok) {
@@ -336,49 +348,47 @@ export class Archiver {
     if (r.changed) this.warn(p, 'changed while it was being read; the snapshot holds the bytes as read', 'changed');
     node.content = r.content;
     node.size = r.bytes;
-    this.s.bytesRead += r.bytes;
-    if (prev?.type === 'file') this.s.filesChanged++;
-    else this.s.filesNew++;
-    this.fileDone(1, node.size);
+    this.targets.forEach((t, i) => {
+      t.countFile(prevs[i], false, r.bytes);
+      t.s.bytesRead += r.bytes;
+    });
+    this.fileDone(1, r.bytes);
     return { node, clean: !r.changed };
   }
 
-  private fileDone(files: number, bytes: number): void {
-    this.progress.filesDone += files;
-    this.progress.bytesDone += bytes;
-    this.emitProgress(false);
-  }
-
   /**
-   * A folder. If the scan's fingerprint of it equals the one stored with a tree by an earlier backup,
-   * that tree is the answer: nothing below is listed, read or compared. Otherwise its entries are
-   * walked (files compared with the parent snapshot; new or changed ones read) and, once all are
-   * stored, its tree is saved.
+   * A folder. Where the scan's fingerprint of it equals the one a destination stored with a tree in
+   * an earlier backup, that tree is the answer for that destination; if all destinations have one,
+   * nothing below is listed, read or compared. Otherwise its entries are walked (files compared with
+   * the parent snapshots; new or changed ones read) and, once all are stored, its trees are saved.
    */
   private async walkDir(p: string, node: TreeNode, prev: PrevNode): Promise<Walked> {
     const info = this.scanner.dirs.get(p);
-    const hit = info?.fingerprint ? this.opts.dirCache?.get(p) : undefined;
-    if (info && hit && hit.fingerprint === info.fingerprint && this.repo.index.has(hit.tree)) {
-      this.s.totalFilesProcessed += info.files;
-      this.s.totalBytesProcessed += info.bytes;
-      this.s.filesUnmodified += info.files;
-      this.s.dirsUnmodified += info.dirs + 1;
+    const hits = this.targets.map((t) => (t.failure !== undefined ? '' : t.cachedTree(p, info?.fingerprint)));
+    if (info && hits.every((h) => h !== undefined)) {
+      for (const t of this.targets) {
+        t.s.totalFilesProcessed += info.files;
+        t.s.totalBytesProcessed += info.bytes;
+        t.s.filesUnmodified += info.files;
+        t.s.dirsUnmodified += info.dirs + 1;
+      }
       this.fileDone(info.files, info.bytes);
-      node.subtree = hit.tree;
-      return { done: Promise.resolve({ node, clean: true }) };
+      return resolved({ node, subtrees: hits as ID[], clean: true });
     }
     let names: string[];
     try {
       names = readdirSync(p);
     } catch (err) {
       this.warn(p, (err as Error).message, 'skipped');
-      return { done: Promise.resolve(undefined) };
+      return resolved(undefined);
     }
-    let prevNodes: Promise<Map<string, TreeNode> | undefined> | undefined;
-    const prevChild = (name: string): PrevNode => async () => {
-      prevNodes ??= prev().then(async (n) =>
-        n?.type === 'dir' && n.subtree ? new Map((await this.repo.loadTree(n.subtree)).map((c) => [c.name, c])) : undefined);
-      return (await prevNodes)?.get(name);
+    const prevMaps: (Promise<Map<string, TreeNode> | undefined> | undefined)[] = [];
+    const prevChild = (name: string): PrevNode => async (i) => {
+      prevMaps[i] ??= prev(i).then(async (n) => {
+        const nodes = n?.type === 'dir' && n.subtree ? await this.loadTree(this.targets[i]!, n.subtree) : undefined;
+        return nodes && new Map(nodes.map((c) => [c.name, c]));
+      });
+      return (await prevMaps[i])?.get(name);
     };
     const pending: Promise<Built | undefined>[] = [];
     for (const name of names) pending.push((await this.walkEntry(path.join(p, name), name, prevChild(name))).done);
@@ -388,16 +398,16 @@ export class Archiver {
   private async finishDir(p: string, node: TreeNode, prev: PrevNode, info: ScanInfo | undefined, pending: Promise<Built | undefined>[]): Promise<Built> {
     const children = await Promise.all(pending);
     const kept = children.filter((c): c is Built => c !== undefined);
-    node.subtree = await this.writer.saveTree(kept.map((c) => c.node));
-    const before = await prev();
-    if (!before || before.type !== 'dir') this.s.dirsNew++;
-    else if (before.subtree === node.subtree) this.s.dirsUnmodified++;
-    else this.s.dirsChanged++;
+    const subtrees = await this.saveTrees(kept);
     const clean = kept.length === children.length && kept.every((c) => c.clean);
-    if (clean && info?.fingerprint) {
-      this.opts.dirCache?.set(p, { fingerprint: info.fingerprint, tree: node.subtree, files: info.files, bytes: info.bytes });
-    }
-    return { node, clean };
+    await Promise.all(this.targets.map(async (t, i) => {
+      if (t.failure !== undefined) return;
+      t.countDir(await prev(i), subtrees[i]!);
+      if (clean && info?.fingerprint) {
+        t.spec.dirCache?.set(p, { fingerprint: info.fingerprint, tree: subtrees[i]!, files: info.files, bytes: info.bytes });
+      }
+    }));
+    return { node, subtrees, clean };
   }
 }
 
@@ -410,6 +420,14 @@ function quiet<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-export function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
-  return new Archiver(repo, opts).run();
+/** Back up into several repositories at once (one read of each file); a result per repository. */
+export async function backupMany(targets: TargetSpec[], opts: BackupOptions): Promise<TargetResult[]> {
+  return new Archiver(targets, opts).run();
+}
+
+/** Back up into one repository; its failure is the backup's failure. */
+export async function backup(repo: Repository, opts: BackupOptions & { parent?: StoredSnapshot; dirCache?: DirCache }): Promise<BackupResult> {
+  const [r] = await backupMany([{ repo, parent: opts.parent, dirCache: opts.dirCache }], opts);
+  if (!r!.ok) throw r!.error;
+  return r!;
 }

@@ -16,7 +16,6 @@ import type { FromWorker, ToWorker, WorkerFile, WorkerInit } from './worker-prot
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
-const key: MasterKey = { encrypt: init.key.encrypt, macK: init.key.macK, macR: init.key.macR };
 // Files are read straight into the chunker's WebAssembly memory: the arena is a view of it.
 const chunker = new WasmChunker(BigInt(`0x${init.polynomial}`), init.arenaSize);
 const arena = chunker.data;
@@ -38,7 +37,10 @@ interface FileState {
 
 let pending: PendingChunk[] = [];
 const openFiles: FileState[] = [];
-const pack = new PackBuilder(key, 'data', init.packSize);
+const dests = init.destinations.map((d) => ({
+  compress: d.compress,
+  pack: new PackBuilder({ encrypt: d.key.encrypt, macK: d.key.macK, macR: d.key.macR } satisfies MasterKey, 'data', init.packSize),
+}));
 
 // Replies from the main thread arrive in order: one `need` per `hashes`, one `ack` per `pack`.
 const waiters: { kind: 'need' | 'ack'; resolve: (m: ToWorker) => void }[] = [];
@@ -55,14 +57,14 @@ function waitFor(kind: 'need' | 'ack'): Promise<ToWorker> {
 
 let packAck: Promise<unknown> = Promise.resolve();
 
-async function sendPack(): Promise<void> {
+async function sendPack(dest: number): Promise<void> {
   // At most one pack in flight per worker: this is the backpressure from slow uploads.
   await packAck;
-  const p = pack.finish(true);
+  const p = dests[dest]!.pack.finish(true);
   // The pack owns its ArrayBuffer (large allocations never come from Node's shared pool): transfer it.
   const ab = p.data.buffer as ArrayBuffer;
   packAck = waitFor('ack');
-  post({ t: 'pack', id: p.id, data: ab, length: p.data.length, offset: p.data.byteOffset, blobs: p.blobs }, [ab]);
+  post({ t: 'pack', dest, id: p.id, data: ab, length: p.data.length, offset: p.data.byteOffset, blobs: p.blobs }, [ab]);
 }
 
 async function round(): Promise<void> {
@@ -72,16 +74,20 @@ async function round(): Promise<void> {
     post({ t: 'hashes', ids: chunks.map((c) => c.id) });
     const reply = await waitFor('need');
     if (reply.t !== 'need') throw new Error('protocol: expected need');
+    const n = dests.length;
     for (let i = 0; i < chunks.length; i++) {
       const c = chunks[i]!;
       c.file.content.push(c.id);
-      if (reply.need[i]) {
-        const blob = arena.subarray(c.start, c.end);
-        if (!pack.add(c.id, blob, c.file.job.compress)) {
-          await sendPack();
-          pack.add(c.id, blob, c.file.job.compress);
+      const blob = arena.subarray(c.start, c.end);
+      for (let d = 0; d < n; d++) {
+        if (!reply.need[i * n + d]) continue;
+        const { pack, compress } = dests[d]!;
+        const z = compress && c.file.job.compress;
+        if (!pack.add(c.id, blob, z)) {
+          await sendPack(d);
+          pack.add(c.id, blob, z);
         }
-        if (pack.full) await sendPack();
+        if (pack.full) await sendPack(d);
       }
     }
   }
@@ -156,7 +162,7 @@ async function handle(m: ToWorker): Promise<void> {
   } else if (m.t === 'flush') {
     await round();
     used = 0;
-    if (pack.count > 0) await sendPack();
+    for (let d = 0; d < dests.length; d++) if (dests[d]!.pack.count > 0) await sendPack(d);
     await packAck;
     post({ t: 'flushed' });
   }

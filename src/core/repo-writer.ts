@@ -53,13 +53,17 @@ export class RepoWriter {
 
   /** Returns true if the caller must store this blob (nobody has it or promised it). */
   claim(id: ID): boolean {
-    if (this.has(id)) return false;
+    if (this.failure !== undefined || this.has(id)) return false;
     this.claimed.add(id);
     return true;
   }
 
   async saveTree(nodes: TreeNode[]): Promise<ID> {
-    const bytes = encodeTree(nodes);
+    return this.saveTreeBlob(encodeTree(nodes));
+  }
+
+  /** Store an encoded tree (see encodeTree) unless the repository has it; returns its ID. */
+  async saveTreeBlob(bytes: Buffer): Promise<ID> {
     const id = hashID(bytes);
     if (this.claim(id)) {
       if (!this.treePack.add(id, bytes, this.repo.compressed)) {
@@ -116,6 +120,16 @@ export class RepoWriter {
     const data = this.repo.sealUnpacked(encodeIndex(packs));
     await this.repo.backend.save({ type: 'index', name: hashID(data) }, data);
     this.stats.uploadedBytes += data.length;
+  }
+
+  /** Why this destination failed, if it did. */
+  get failed(): unknown {
+    return this.failure;
+  }
+
+  /** Stop taking data: the destination failed. Uploads already running finish or fail on their own. */
+  fail(err: unknown): void {
+    this.failure ??= err;
   }
 
   private throwIfFailed(): void {

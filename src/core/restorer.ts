@@ -76,8 +76,9 @@ export class Restorer {
 
   async run(): Promise<RestoreSummary> {
     const target = path.resolve(this.opts.target);
-    await fs.mkdir(target, { recursive: true });
+    // Plan first: a hostile or damaged tree is refused before anything is created.
     await this.plan(this.opts.tree, this.opts.treePath.replace(/\/+$/, ''), target, this.matcher.empty);
+    await fs.mkdir(target, { recursive: true });
     for (const d of this.dirs) await this.makeDir(d.dest);
     await this.prepareFiles();
     this.pool = new DecodePool(this.repo.key);

@@ -4,7 +4,6 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { type MasterKey } from './crypto.js';
 import { type RepoWriter } from './repo-writer.js';
 import type { FromWorker, ToWorker, WorkerFile, WorkerInit } from './worker-protocol.js';
 
@@ -35,15 +34,19 @@ export class ChunkPool {
   private open = 0;
 
   constructor(
-    private readonly writer: RepoWriter,
-    private readonly opts: { key: MasterKey; polynomial: bigint; packSize: number; workers?: number },
+    /** One per destination, in the order the workers know them. */
+    private readonly writers: readonly RepoWriter[],
+    private readonly opts: { polynomial: bigint; packSize: number; workers?: number; onUploadError: (dest: number, err: unknown) => void },
   ) {}
 
   /** Workers start on the first file to read: a backup of an unchanged library needs none. */
   private start(): void {
     const opts = this.opts;
     const init: WorkerInit = {
-      key: { encrypt: opts.key.encrypt, macK: opts.key.macK, macR: opts.key.macR },
+      destinations: this.writers.map((w) => ({
+        key: { encrypt: w.repo.key.encrypt, macK: w.repo.key.macK, macR: w.repo.key.macR },
+        compress: w.repo.compressed,
+      })),
       polynomial: opts.polynomial.toString(16),
       packSize: opts.packSize,
       arenaSize: 16 * 1024 * 1024,
@@ -116,16 +119,19 @@ export class ChunkPool {
   private onMessage(slot: Slot, m: FromWorker): void {
     switch (m.t) {
       case 'hashes': {
-        const need = new Uint8Array(m.ids.length);
-        for (let i = 0; i < m.ids.length; i++) need[i] = this.writer.claim(m.ids[i]!) ? 1 : 0;
+        const n = this.writers.length;
+        const need = new Uint8Array(m.ids.length * n);
+        for (let i = 0; i < m.ids.length; i++) {
+          for (let d = 0; d < n; d++) need[i * n + d] = this.writers[d]!.claim(m.ids[i]!) ? 1 : 0;
+        }
         this.send(slot, { t: 'need', need });
         return;
       }
       case 'pack': {
         const data = Buffer.from(m.data, m.offset, m.length);
-        this.writer
+        this.writers[m.dest]!
           .upload({ id: m.id, data, blobs: m.blobs })
-          .catch((err) => this.fail(err))
+          .catch((err) => this.opts.onUploadError(m.dest, err))
           .finally(() => this.send(slot, { t: 'ack' }));
         return;
       }

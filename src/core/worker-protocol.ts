@@ -2,7 +2,8 @@
 import { type PackedBlob } from './pack.js';
 
 export interface WorkerInit {
-  key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array };
+  /** One per destination: every chunk is read and hashed once, then encrypted for each that needs it. */
+  destinations: { key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array }; compress: boolean }[];
   polynomial: string;
   packSize: number;
   arenaSize: number;
@@ -13,18 +14,20 @@ export interface WorkerFile {
   path: string;
   /** Size from the scan's lstat; a different number of bytes read means the file changed. */
   size: number;
+  /** Worth trying zstd (not already-compressed media); applies to format v2 destinations only. */
   compress: boolean;
 }
 
 export type ToWorker =
   | { t: 'files'; files: WorkerFile[] }
+  /** need[chunk * destinations + d]: 1 if destination d must store that chunk. */
   | { t: 'need'; need: Uint8Array }
   | { t: 'ack' }
   | { t: 'flush' };
 
 export type FromWorker =
   | { t: 'hashes'; ids: string[] }
-  | { t: 'pack'; id: string; data: ArrayBuffer; offset: number; length: number; blobs: PackedBlob[] }
+  | { t: 'pack'; dest: number; id: string; data: ArrayBuffer; offset: number; length: number; blobs: PackedBlob[] }
   | { t: 'file-done'; job: number; content: string[]; bytes: number; changed: boolean }
   | { t: 'file-error'; job: number; code: string; message: string }
   | { t: 'batch-done' }

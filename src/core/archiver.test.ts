@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { it } from 'node:test';
+import { BackendError, type Handle } from '../backend/backend.js';
+import { MemoryBackend } from '../backend/memory.js';
+import { backupMany } from './archiver.js';
+import { check } from './checker.js';
+import { Repository } from './repository.js';
+import { Restorer } from './restorer.js';
+
+const kdf = { N: 1024, r: 8, p: 1 };
+
+/** A destination that stops accepting writes after a number of saves, as a server that goes away. */
+class VanishingBackend extends MemoryBackend {
+  saves = 0;
+  constructor(private readonly allowed: number) {
+    super();
+  }
+  override async save(h: Handle, data: Uint8Array): Promise<void> {
+    if (h.type === 'pack' && ++this.saves > this.allowed) throw new BackendError('permanent', 'the server went away');
+    return super.save(h, data);
+  }
+}
+
+async function library(): Promise<{ dir: string; files: Map<string, string> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-arch-'));
+  const files = new Map<string, string>();
+  for (let i = 0; i < 12; i++) {
+    const rel = path.join(`album-${i % 3}`, `photo-${i}.jpg`);
+    const data = randomBytes(200_000 + i * 150_000);
+    await mkdir(path.join(dir, path.dirname(rel)), { recursive: true });
+    await writeFile(path.join(dir, rel), data);
+    files.set(rel, createHash('sha256').update(data).digest('hex'));
+  }
+  return { dir, files };
+}
+
+async function restoredHashes(repo: Repository, tree: string, under: string): Promise<Map<string, string>> {
+  const target = await mkdtemp(path.join(tmpdir(), 'keepsake-arch-r-'));
+  try {
+    await new Restorer(repo, { tree, treePath: '', target }).run();
+    const out = new Map<string, string>();
+    for (let i = 0; i < 12; i++) {
+      const rel = path.join(`album-${i % 3}`, `photo-${i}.jpg`);
+      out.set(rel, createHash('sha256').update(await readFile(path.join(target, under, rel))).digest('hex'));
+    }
+    return out;
+  } finally {
+    await rm(target, { recursive: true, force: true });
+  }
+}
+
+it('one pass feeds several destinations; each gets a complete, checkable snapshot', async () => {
+  const { dir, files } = await library();
+  try {
+    const a = await Repository.init(new MemoryBackend(), 'a', { kdf });
+    const b = await Repository.init(new MemoryBackend(), 'b', { kdf, chunkerPolynomial: a.config.chunkerPolynomial });
+    const results = await backupMany([{ repo: a }, { repo: b }], { paths: [dir], packSize: 1024 * 1024 });
+    for (const [i, repo] of [a, b].entries()) {
+      const r = results[i]!;
+      assert.ok(r.ok, `destination ${i}`);
+      assert.equal(r.summary.filesNew, 12);
+      assert.deepEqual((await check(repo, { readData: true })).problems, []);
+      assert.deepEqual(await restoredHashes(repo, r.snapshot.tree, dir), files);
+    }
+    // The two repositories have different keys, so their packs differ, but the same blobs.
+    const ids = (r: Repository) => [...r.index.entries()].map(([id]) => id).sort();
+    assert.deepEqual(ids(a), ids(b));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+it('a destination that fails mid-backup drops out; the others complete', async () => {
+  const { dir, files } = await library();
+  try {
+    const good = await Repository.init(new MemoryBackend(), 'g', { kdf });
+    const vanishing = new VanishingBackend(2);
+    const bad = await Repository.init(vanishing, 'b', { kdf, chunkerPolynomial: good.config.chunkerPolynomial });
+    const [rg, rb] = await backupMany([{ repo: good }, { repo: bad }], { paths: [dir], packSize: 512 * 1024 });
+    assert.ok(rg!.ok);
+    assert.deepEqual(await restoredHashes(good, rg!.snapshot.tree, dir), files);
+    assert.equal(rb!.ok, false);
+    assert.match(String((rb as { error: Error }).error.message), /went away/);
+    // What did arrive is indexed and consistent: no snapshot, no dangling references.
+    const again = await Repository.open(vanishing, 'b');
+    assert.equal((await again.snapshots()).length, 0);
+    assert.deepEqual((await check(again, { readData: true })).problems, []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+it('refuses destinations with different chunker parameters in one pass', async () => {
+  const a = await Repository.init(new MemoryBackend(), 'a', { kdf });
+  const b = await Repository.init(new MemoryBackend(), 'b', { kdf });
+  await assert.rejects(backupMany([{ repo: a }, { repo: b }], { paths: ['.'] }), /chunker/);
+});
