@@ -77,6 +77,13 @@ export function sealInto(key: MasterKey, plain: Uint8Array, out: Buffer, offset:
 
 /** Check the MAC, then decrypt. Throws CorruptError if the MAC does not match. */
 export function open(key: MasterKey, sealed: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(Math.max(0, sealed.length - extension));
+  openInto(key, sealed, out, 0);
+  return out;
+}
+
+/** Check the MAC, then decrypt into `out` at `offset`; returns the plaintext length. */
+export function openInto(key: MasterKey, sealed: Uint8Array, out: Uint8Array, offset: number): number {
   if (sealed.length < extension) throw new CorruptError(`encrypted object too short (${sealed.length} bytes)`);
   const iv = sealed.subarray(0, ivSize);
   const ct = sealed.subarray(ivSize, sealed.length - macSize);
@@ -85,5 +92,6 @@ export function open(key: MasterKey, sealed: Uint8Array): Buffer {
   const want = poly1305Aes(key, iv, ct);
   if (!timingSafeEqual(want, mac)) throw new CorruptError('ciphertext verification failed (MAC mismatch)');
   const d = createDecipheriv('aes-256-ctr', key.encrypt, iv);
-  return d.update(ct);
+  for (let off = 0; off < ct.length; off += piece) out.set(d.update(ct.subarray(off, off + piece)), offset + off);
+  return ct.length;
 }

@@ -15,7 +15,7 @@ import { posixPerm } from './fs-node.js';
 import { parseTime } from './gojson.js';
 import { hashID, type ID } from './hash.js';
 import { mapLimit } from './concurrency.js';
-import { DecodePool } from './decode-pool.js';
+import { DecodePool, type Decoded } from './decode-pool.js';
 import { PathMatcher } from './glob.js';
 import { type Repository } from './repository.js';
 import { isSafeName, type TreeNode } from './tree.js';
@@ -219,6 +219,15 @@ export class Restorer {
     const last = locs[locs.length - 1]!;
     const raw = await this.repo.backend.load({ type: 'pack', name: pack }, last.offset + last.length - start, start);
     const decoded = await this.pool!.decode(raw, start, locs, { wantPlain: true });
+    try {
+      await this.writeBlobs(pack, locs, blobs, decoded);
+    } finally {
+      decoded.release();
+    }
+    this.opts.onProgress?.({ ...this.progress });
+  }
+
+  private async writeBlobs(pack: ID, locs: { id: ID }[], blobs: Map<ID, Use[]>, decoded: Decoded): Promise<void> {
     for (let i = 0; i < locs.length; i++) {
       const { id } = locs[i]!;
       const plain = decoded.plains[i]!;
@@ -239,7 +248,6 @@ export class Restorer {
         if (--f.remaining === 0) await this.finishFile(f);
       }
     }
-    this.opts.onProgress?.({ ...this.progress });
   }
 
   private async finishFile(f: PlannedFile): Promise<void> {
