@@ -108,7 +108,18 @@ export class S3Backend implements Backend {
       return { name: h.name, size: r.ContentLength ?? 0 };
     } catch (err) {
       // HEAD responses have no body, so a missing bucket and a missing file both read "404 NotFound".
-      if (classifyS3Error(err).status === 404) await this.checkBucket();
+      if (classifyS3Error(err).status === 404) {
+        try {
+          await this.checkBucket();
+        } catch (e) {
+          // Without a bucket there is no config either: `init`, which asks for the config first,
+          // must go on and create the bucket rather than fail on it.
+          if (h.type === 'config' && e instanceof BackendError && (e.cause as { name?: string } | undefined)?.name === 'NoSuchBucket') {
+            throw new BackendError('not-found', e.message, { cause: e, ...(e.hint ? { hint: e.hint } : {}) });
+          }
+          throw e;
+        }
+      }
       throw this.wrap(err, `stat ${filePath(h)}`);
     }
   }
