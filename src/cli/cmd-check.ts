@@ -1,9 +1,13 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { runCheck } from '../app/browse.js';
 import { withRepository } from '../app/repo.js';
-import { context } from './context.js';
+import { destinationsAt, recordVerified, verifyPlan } from '../app/verify.js';
+import { type CheckResult } from '../core/checker.js';
+import { loadPlan } from '../plan/config.js';
+import { context, type Ctx } from './context.js';
 import { ExitCode } from './exit.js';
 import { bytes, count } from './format.js';
+import { planEnv, planFile } from './plan-context.js';
 
 function percent(v: string): number {
   const m = /^(\d+(?:\.\d+)?)%$/.exec(v);
@@ -12,33 +16,63 @@ function percent(v: string): number {
   return n / 100;
 }
 
+interface CheckFlags {
+  readData?: boolean;
+  readDataSubset?: number;
+}
+
 export function registerCheck(program: Command): void {
   program
     .command('check')
-    .description('verify the repository: structure always, stored data with --read-data')
+    .description('verify a repository (or, without --repo, every destination of the plan)')
     .option('--read-data', 'read and verify every stored byte')
     .option('--read-data-subset <n%>', 'read and verify a random share of the packs, e.g. 5%', percent)
     .addHelpText('after', `
-Damage is reported with the snapshots and files it affects. Exit code 4 means damage was found.`)
-    .action(async (opts: { readData?: boolean; readDataSubset?: number }, cmd: Command) => {
+Structure is always checked: every snapshot, tree and blob reference resolves and pack headers
+agree with the index. With --read-data (or a subset) the stored bytes are read back and verified.
+Damage is reported with the snapshots and files it affects. A clean check that read data is
+recorded as the destination's last verification, which \`keepsake status\` shows.
+Exit code 4 means damage was found (7: a plan destination could not be checked).`)
+    .action(async (opts: CheckFlags, cmd: Command) => {
       const ctx = context(cmd);
-      const r = await withRepository(await ctx.ref(), (repo) => runCheck(repo, {
-        readData: opts.readData,
-        readDataSubset: opts.readDataSubset,
-      }));
-      if (ctx.json) ctx.emitJson({ message_type: 'check', ...r });
-      else {
-        ctx.say(`checked ${count(r.snapshots)} snapshots, ${count(r.packs)} packs${r.packsRead ? `; read ${count(r.packsRead)} packs (${bytes(r.bytesRead)})` : ''}`);
-        if (r.orphanPacks) ctx.say(`${r.orphanPacks} pack(s) are not in any index (left by an interrupted backup; harmless)`);
-        for (const p of r.problems) ctx.say(`error: ${p.message}`);
-        if (r.affected.length) {
-          ctx.say(`\nFiles affected by the damage (${r.affected.length}):`);
-          for (const a of r.affected.slice(0, 200)) ctx.say(`  snapshot ${a.snapshot.slice(0, 8)}: ${a.path}`);
-          if (r.affected.length > 200) ctx.say(`  … and ${r.affected.length - 200} more (use --json for all)`);
-          ctx.say('Restore these from another copy, or back them up again while the originals exist.');
-        }
-        ctx.say(r.ok ? 'no errors were found' : `${r.problems.length} problem(s) found`);
+      const location = cmd.optsWithGlobals<{ repo?: string }>().repo ?? process.env.KEEPSAKE_REPOSITORY;
+      if (!location) return checkPlan(cmd, ctx, opts);
+      const r = await withRepository(await ctx.ref(), (repo) => runCheck(repo, opts));
+      report(ctx, r);
+      if (r.ok && (opts.readData || opts.readDataSubset !== undefined)) {
+        const plan = await loadPlan(planFile(cmd)).catch(() => undefined);
+        if (plan) recordVerified(process.env, destinationsAt(plan, location), Date.now());
       }
+      if (ctx.json) ctx.emitJson({ message_type: 'check', ...r });
       if (!r.ok) process.exitCode = ExitCode.damaged;
     });
+}
+
+async function checkPlan(cmd: Command, ctx: Ctx, opts: CheckFlags): Promise<void> {
+  const plan = await loadPlan(planFile(cmd), { required: true });
+  const results = await verifyPlan(plan, planEnv(ctx.quiet), opts, Date.now);
+  if (ctx.json) ctx.emitJson({ message_type: 'plan_check', destinations: results });
+  for (const r of results) {
+    if (r.status !== 'checked') {
+      ctx.note(`${r.status === 'skipped' ? 'reminder' : 'error'}: ${r.destination}: ${r.message}`);
+      continue;
+    }
+    ctx.say(`== ${r.destination}`);
+    report(ctx, r.result);
+  }
+  if (results.some((r) => r.status === 'checked' && !r.result.ok)) process.exitCode = ExitCode.damaged;
+  else if (results.some((r) => r.status === 'failed')) process.exitCode = ExitCode.destinationFailed;
+}
+
+function report(ctx: Ctx, r: CheckResult): void {
+  ctx.say(`checked ${count(r.snapshots)} snapshots, ${count(r.packs)} packs${r.packsRead ? `; read ${count(r.packsRead)} packs (${bytes(r.bytesRead)})` : ''}`);
+  if (r.orphanPacks) ctx.say(`${r.orphanPacks} pack(s) are not in any index (left by an interrupted backup; harmless)`);
+  for (const p of r.problems) ctx.say(`error: ${p.message}`);
+  if (r.affected.length) {
+    ctx.say(`\nFiles affected by the damage (${r.affected.length}):`);
+    for (const a of r.affected.slice(0, 200)) ctx.say(`  snapshot ${a.snapshot.slice(0, 8)}: ${a.path}`);
+    if (r.affected.length > 200) ctx.say(`  … and ${r.affected.length - 200} more (use --json for all)`);
+    ctx.say('Restore these from another copy, or back them up again while the originals exist.');
+  }
+  ctx.say(r.ok ? 'no errors were found' : `${r.problems.length} problem(s) found`);
 }

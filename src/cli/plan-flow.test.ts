@@ -25,7 +25,7 @@ interface Status {
   verdict: { photos: number; safe: number; at_risk: number; all_safe: boolean };
   exit_code: number;
   rebuilt_catalog: boolean;
-  destinations: { name: string; reachable: boolean; problem: string | null; photos_held: number; overdue: boolean; last_backup: string | null; last_seen: string | null; snapshots: number }[];
+  destinations: { name: string; reachable: boolean; problem: string | null; photos_held: number; overdue: boolean; last_backup: string | null; last_seen: string | null; last_verified: string | null; snapshots: number }[];
   at_risk: { key: string; text: string; photos: { paths: string[] }[] }[];
   deleted_from_sources: { path: string; copies: { destination: string; snapshot: string }[] }[];
 }
@@ -83,6 +83,12 @@ test('plan: 3-2-1 status through backups, an unplugged drive, deletions, forget+
   assert.deepEqual(s.verdict, { photos: distinct(first), safe: distinct(first), at_risk: 0, all_safe: true });
   assert.deepEqual(s.at_risk, []);
   assert.equal(s.exit_code, 0);
+
+  // Verifying every destination (check without --repo) is remembered and shown by status.
+  assert.deepEqual(s.destinations.map((x) => x.last_verified), [null, null, null]);
+  ok('check', '--read-data');
+  s = status();
+  for (const x of s.destinations) assert.ok(x.last_verified && Date.now() - Date.parse(x.last_verified) < 600_000, `${x.name} verified`);
 
   // (b) new photos backed up to the NAS only: two copies, none offsite.
   corpus('mutate', '--dir', photos, '--seed', '7', '--add', '3', '--edit', '0', '--move', '0', '--delete', '0');
@@ -151,7 +157,10 @@ test('plan: 3-2-1 status through backups, an unplugged drive, deletions, forget+
   rmSync(path.join(dir, 'state'), { recursive: true, force: true });
   const rebuilt = status();
   assert.equal(rebuilt.rebuilt_catalog, true);
-  const stable = (x: Status) => ({ ...x, rebuilt_catalog: undefined, time: undefined, destinations: x.destinations.map((y) => ({ ...y, last_seen: undefined })) });
+  // When a destination was last seen and verified is this machine's memory, not the repositories':
+  // a rebuilt catalog starts those afresh (verification shows "never" until the next check).
+  const stable = (x: Status) => ({ ...x, rebuilt_catalog: undefined, time: undefined, destinations: x.destinations.map((y) => ({ ...y, last_seen: undefined, last_verified: undefined })) });
+  assert.deepEqual(rebuilt.destinations.map((x) => x.last_verified), [null, null, null]);
   assert.deepEqual(stable(rebuilt), stable(afterPrune));
   assert.deepEqual(stable(status('--rebuild')), stable(afterPrune));
   rmSync(dir, { recursive: true, force: true });
