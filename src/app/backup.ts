@@ -1,7 +1,8 @@
 /** Use-case: back up folders into one or more repositories, with locks, parents and summaries. */
 import os from 'node:os';
 import path from 'node:path';
-import { backupMany, type BackupProgress, type BackupResult, type BackupWarning } from '../core/archiver.js';
+import { backupMany } from '../core/archiver.js';
+import { type BackupProgress, type BackupResult, type BackupWarning } from '../core/backup-types.js';
 import { acquireLock, type Lock } from '../core/lock.js';
 import { type Repository } from '../core/repository.js';
 import { matches, newestFirst, type StoredSnapshot } from '../core/snapshot.js';

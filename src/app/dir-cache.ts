@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { type DirCache, type DirCacheEntry } from '../core/archiver.js';
+import { type DirCache, type DirCacheEntry } from '../core/archive-target.js';
 
 const fileSchema = z.object({
   version: z.literal(1),

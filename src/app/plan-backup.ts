@@ -4,7 +4,7 @@
  * parameters; any that do not get a pass of their own). A removable destination that is not plugged
  * in is skipped with a reminder; a destination that fails does not stop the others.
  */
-import { type BackupProgress, type BackupWarning } from '../core/archiver.js';
+import { type BackupProgress, type BackupWarning } from '../core/backup-types.js';
 import { KeepsakeError } from '../core/errors.js';
 import { Repository } from '../core/repository.js';
 import { type Plan } from '../plan/config.js';
