@@ -7,6 +7,7 @@ import { registerCheck } from './cmd-check.js';
 import { registerInit } from './cmd-init.js';
 import { registerKey } from './cmd-key.js';
 import { registerRestore } from './cmd-restore.js';
+import { registerUnlock } from './cmd-unlock.js';
 import { registerPlan } from './cmd-plan.js';
 import { registerSetup } from './cmd-setup.js';
 import { registerStatus } from './cmd-status.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerRestore(program);
   registerCheck(program);
   registerKey(program);
+  registerUnlock(program);
   registerPlan(program);
   registerSetup(program);
   registerStatus(program);

@@ -151,3 +151,18 @@ export async function acquireLock(repo: Repository, opts: LockOptions): Promise<
     },
   };
 }
+
+/**
+ * Remove stale locks (restic's `unlock`): those not refreshed for 30 minutes, and those of dead
+ * processes on this host. With `all`, every lock, live or not. Returns how many were removed.
+ */
+export async function removeStaleLocks(repo: Repository, all = false): Promise<number> {
+  let n = 0;
+  for (const { id, info } of await readLocks(repo, undefined)) {
+    if (all || !info || isStale(info)) {
+      await repo.backend.remove({ type: 'lock', name: id });
+      n++;
+    }
+  }
+  return n;
+}
