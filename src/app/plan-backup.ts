@@ -7,10 +7,10 @@
 import { type BackupProgress, type BackupWarning } from '../core/backup-types.js';
 import { KeepsakeError } from '../core/errors.js';
 import { Repository } from '../core/repository.js';
-import { type Plan } from '../plan/config.js';
 import { type Backend } from '../backend/backend.js';
 import { openBackend } from '../backend/open.js';
-import { destinationPassword, type Destination } from '../plan/config.js';
+import { destinationPassword, type Destination, type Plan } from '../plan/config.js';
+import { attachCache } from './disk-cache.js';
 import { runBackupMany, type BackupOutcome, type ManyOutcome } from './backup.js';
 import { findDestination, isUnplugged, type PlanEnv } from './plan.js';
 
@@ -71,7 +71,8 @@ export async function runPlanBackup(req: PlanBackupRequest): Promise<Destination
       try {
         const backend = await openBackend(d.repository, { env: req.penv.env, onRetry: req.penv.onRetry });
         try {
-          reached.push({ d, backend, repo: await Repository.open(backend, await destinationPassword(d, req.penv.env)), sources: [] });
+          const repo = attachCache(await Repository.open(backend, await destinationPassword(d, req.penv.env)), req.penv.env);
+          reached.push({ d, backend, repo, sources: [] });
         } catch (err) {
           await backend.close();
           throw err;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { openBackend } from '../backend/open.js';
 import { KeepsakeError } from '../core/errors.js';
 import { Repository } from '../core/repository.js';
+import { attachCache } from './disk-cache.js';
 import { destinationPassword, type Destination, type Plan } from '../plan/config.js';
 
 /** The folder of a local repository string, or undefined for remote ones. */
@@ -35,7 +36,7 @@ export async function withDestination<T>(d: Destination, penv: PlanEnv, fn: (rep
   const password = await destinationPassword(d, penv.env);
   const backend = await openBackend(d.repository, { env: penv.env, onRetry: penv.onRetry });
   try {
-    return await fn(await Repository.open(backend, password));
+    return await fn(attachCache(await Repository.open(backend, password), penv.env));
   } finally {
     await backend.close();
   }

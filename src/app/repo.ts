@@ -3,6 +3,7 @@ import { type Backend } from '../backend/backend.js';
 import { openBackend } from '../backend/open.js';
 import { type KdfParams } from '../core/keys.js';
 import { Repository } from '../core/repository.js';
+import { attachCache } from './disk-cache.js';
 
 export interface RepoRef {
   location: string;
@@ -21,7 +22,7 @@ export async function withBackend<T>(ref: RepoRef, fn: (b: Backend) => Promise<T
 }
 
 export function withRepository<T>(ref: RepoRef, fn: (r: Repository) => Promise<T>): Promise<T> {
-  return withBackend(ref, async (b) => fn(await Repository.open(b, ref.password)));
+  return withBackend(ref, async (b) => fn(attachCache(await Repository.open(b, ref.password), ref.env)));
 }
 
 export function initRepository(ref: RepoRef, opts: { kdf?: KdfParams; version?: 1 | 2 } = {}): Promise<{ id: string; location: string }> {

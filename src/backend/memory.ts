@@ -2,7 +2,7 @@
 import { BackendError, filePath, type Backend, type FileInfo, type FileType, type Handle } from './backend.js';
 
 export class MemoryBackend implements Backend {
-  readonly location = 'memory:';
+  readonly location: string = 'memory:';
   readonly connections = 8;
   private readonly files = new Map<string, Uint8Array>();
 

@@ -18,6 +18,7 @@ import { decodeSnapshot, newestFirst, type StoredSnapshot } from './snapshot.js'
 import { decodeTree, type TreeNode } from './tree.js';
 import { mapLimit } from './concurrency.js';
 import { decodeBlob } from './blob.js';
+import { type FileCache } from './file-cache.js';
 
 export interface RepoConfig {
   version: 1 | 2;
@@ -43,6 +44,7 @@ export class Repository {
   private indexLoaded = false;
   private readonly treePackCache = new Map<ID, { data: Promise<Uint8Array>; size: number }>();
   private treePackCacheUsed = 0;
+  private cache: FileCache | undefined;
 
   private constructor(
     readonly backend: Backend,
@@ -106,9 +108,20 @@ export class Repository {
 
   /** Decrypt (and decompress) a stored unpacked file; checks that its name is its hash. */
   async loadUnpacked(type: UnpackedType, id: ID): Promise<Buffer> {
+    const cacheable = this.cache && (type === 'index' || type === 'snapshot') ? type : undefined;
+    const cached = cacheable && (await this.cache!.get(cacheable, id));
+    // A damaged cached copy is simply fetched again.
+    if (cached && hashID(cached) === id) return this.decodeUnpacked(open(this.key, cached));
     const raw = await this.backend.load({ type, name: id }, 0, 0);
     if (hashID(raw) !== id) throw new CorruptError(`${type} ${id.slice(0, 8)}: content does not match its name`);
-    return this.decodeUnpacked(open(this.key, raw));
+    const plain = this.decodeUnpacked(open(this.key, raw));
+    if (cacheable) await this.cache!.put(cacheable, id, raw);
+    return plain;
+  }
+
+  /** Keep a local copy of indexes, snapshots and tree packs (for remote destinations). */
+  useCache(cache: FileCache): void {
+    this.cache = cache;
   }
 
   private decodeUnpacked(plain: Buffer): Buffer {
@@ -146,6 +159,7 @@ export class Repository {
   async loadIndex(onProgress?: (done: number, total: number) => void): Promise<void> {
     if (this.indexLoaded) return;
     const ids = await this.list('index');
+    await this.cache?.retain('index', new Set(ids));
     let done = 0;
     await mapLimit(ids, this.backend.connections, async (id) => {
       const idx = decodeIndex((await this.loadUnpacked('index', id)).toString('utf8'));
@@ -153,6 +167,7 @@ export class Repository {
       onProgress?.(++done, ids.length);
     });
     this.indexLoaded = true;
+    await this.cache?.retain('tree-pack', new Set(this.index.packs.keys()));
   }
 
   /** Load, verify and decode one blob. */
@@ -182,7 +197,7 @@ export class Repository {
     if (!blobs) return undefined;
     const extent = blobs.reduce((m, b) => Math.max(m, b.offset + b.length), 0);
     if (extent > treePackCacheBytes / 4) return undefined;
-    const data = this.backend.load({ type: 'pack', name: pack }, extent, 0);
+    const data = this.loadTreePack(pack, extent);
     data.catch(() => {
       if (this.treePackCache.delete(pack)) this.treePackCacheUsed -= extent;
     });
@@ -193,6 +208,15 @@ export class Repository {
       this.treePackCache.delete(id);
       this.treePackCacheUsed -= entry.size;
     }
+    return data;
+  }
+
+  /** The blob part of a tree pack, from the local cache if it has it (every blob is verified on use). */
+  private async loadTreePack(pack: ID, extent: number): Promise<Uint8Array> {
+    const cached = await this.cache?.get('tree-pack', pack);
+    if (cached && cached.length === extent) return cached;
+    const data = await this.backend.load({ type: 'pack', name: pack }, extent, 0);
+    await this.cache?.put('tree-pack', pack, data);
     return data;
   }
 
@@ -210,6 +234,7 @@ export class Repository {
 
   async snapshots(): Promise<StoredSnapshot[]> {
     const ids = await this.list('snapshot');
+    await this.cache?.retain('snapshot', new Set(ids));
     return mapLimit(ids, this.backend.connections, (id) => this.loadSnapshot(id));
   }
 
