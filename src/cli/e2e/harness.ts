@@ -59,9 +59,11 @@ export interface RunOptions {
 }
 
 function cliEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, KEEPSAKE_PASSWORD: password, ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, KEEPSAKE_PASSWORD: password };
+  // Not from the runner's environment; a test may still pass them in `extra`.
   delete env.KEEPSAKE_REPOSITORY;
   delete env.KEEPSAKE_PASSWORD_FILE;
+  Object.assign(env, extra);
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   return env;
 }

@@ -11,10 +11,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { openBackend } from '../../backend/open.js';
+import { openBackend, redactLocation } from '../../backend/open.js';
 import { peerEnv, randomName, wipe } from '../../backend/peers.test-helper.js';
 import {
-  cli, diffTrees, hashTree, lastJson, makeCorpus, mutateCorpus, needRestic, password, restic, tempDir, type RunResult,
+  cli, diffTrees, hashTree, lastJson, makeCorpus, mutateCorpus, needRestic, password, restic, runCli, tempDir, type RunResult,
 } from './harness.js';
 
 interface Remote {
@@ -33,6 +33,8 @@ interface Server {
   remote(name: string): Remote | undefined;
   /** After the repository's files are gone (e.g. remove the bucket). */
   cleanup?(name: string): Promise<void>;
+  /** The same repository with a wrong server credential (`wrong`), for servers that take one. */
+  withWrongCredential?(remote: Remote, wrong: string): Remote;
 }
 
 const s3 = peerEnv('S3 (Ceph RGW)', ['KEEPSAKE_TEST_S3_ENDPOINT', 'KEEPSAKE_TEST_S3_ACCESS_KEY', 'KEEPSAKE_TEST_S3_SECRET_KEY']);
@@ -50,6 +52,7 @@ const servers: Server[] = [
       resticOptions: [],
       secrets: [s3.KEEPSAKE_TEST_S3_SECRET_KEY],
     },
+    withWrongCredential: (r, wrong) => ({ ...r, env: { ...r.env, AWS_SECRET_ACCESS_KEY: wrong } }),
     cleanup: async (name) => {
       const sdk = await import('@aws-sdk/client-s3');
       const client = new sdk.S3Client({
@@ -80,6 +83,7 @@ const servers: Server[] = [
       resticOptions: [],
       secrets: [rest.KEEPSAKE_TEST_REST_PASS],
     },
+    withWrongCredential: (r, wrong) => ({ ...r, location: r.location.replace(`:${rest!.KEEPSAKE_TEST_REST_PASS}@`, `:${wrong}@`) }),
   },
   {
     label: 'rclone (rclone serve restic --stdio)',
@@ -179,6 +183,25 @@ describe('keepsake against real remote servers', { concurrency: 2 }, () => {
 
       test('keepsake restore latest is byte-identical, mtimes to the microsecond', async (t) => {
         await restoreAndCompare(t, '1');
+      });
+
+      test('a wrong password or server credential: exit code, the destination named, no secret shown', async () => {
+        const wrong = `Wrong-${randomName('secret')}`;
+        const secrets = [...remote.secrets, wrong];
+        const r = await runCli(['snapshots', '--json', '--repo', remote.location], { env: { ...remote.env, KEEPSAKE_PASSWORD: wrong } });
+        assert.equal(r.code, 12, `wrong repository password: exit 12\n${r.stderr}`);
+        assertNoSecrets(r, secrets, 'wrong repository password');
+        const shown = String(lastJson(r.stdout).message);
+        assert.match(shown, /wrong password/);
+        if (!server.withWrongCredential) return;
+        const bad = server.withWrongCredential(remote, wrong);
+        const b = await runCli(['snapshots', '--json', '--repo', bad.location], { env: bad.env, timeoutMs: 60_000 });
+        assert.equal(b.code, 1, `wrong server credential: exit 1\n${b.stderr}`);
+        assertNoSecrets(b, secrets, 'wrong server credential');
+        const e = lastJson(b.stdout);
+        assert.equal(e.code, 'permanent', 'refused at once, not retried');
+        assert.ok(String(e.message).startsWith(redactLocation(remote.location)), `the error names the destination: ${String(e.message)}`);
+        assert.ok(e.hint, 'with a hint');
       });
 
       test('a second backup after the library changed adds data, checks clean and restores', async (t) => {
