@@ -7,7 +7,8 @@
  * started) once at least a second has passed and a quarter of the library has arrived, and checks:
  *   - the backup exits non-zero, within a bound set by the retry policy, with one `error:` line that
  *     names the destination (plus a hint), no stack trace, and no credential anywhere in its output;
- *   - after a restart on the same port and folder, restic checks the repository clean;
+ *   - after a restart on the same port and folder, restic checks the repository clean (SFTP: after
+ *     `keepsake unlock`; REST: with the stale lock left in place for the next backup to recover);
  *   - the backup run again completes, picks up the packs that had arrived (it does not upload them
  *     again), and restic check --read-data passes.
  * The REST test also reads the process table while keepsake runs: the repository URL (with its
@@ -190,6 +191,8 @@ interface Scenario {
   /** The repository folder on this machine's disk, to watch what arrives. */
   repoDir: string;
   secrets: string[];
+  /** After the restart: `keepsake unlock` first, or straight to the next backup (which recovers). */
+  resume: 'unlock' | 'backup';
   /** Called while the first backup runs, with keepsake's PID. */
   whileRunning?: (pid: number) => void;
 }
@@ -247,19 +250,33 @@ async function vanishAndResume(t: TestContext, lib: string, libBytes: number, sc
     assert.ok(String(err.message).startsWith(sc.shown), `--json error names the destination: ${String(err.message)}`);
     t.diagnostic(`error shown: ${rest.join(' / ')} (after ${retries.length} retry lines)`);
 
-    // 3. The server comes back; restic finds the repository sound.
+    // 3. The server comes back; restic finds the repository sound. The failed run could not remove
+    // its lock: it stays as the mark of an interrupted run. restic's check takes an exclusive lock and
+    // refuses next to any other lock, stale or not (as after an interrupted restic run), so either
+    // `keepsake unlock` goes first (it indexes the packs that arrived, then removes the lock), or the
+    // lock is left for the next backup to recover from and restic checks with --no-lock.
     await sc.server.start();
+    if (sc.resume === 'unlock') {
+      const u = await cli(['unlock', '--json', ...sc.repoArgs], 0, { env: sc.env });
+      assertNoSecrets(u, sc.secrets, 'unlock');
+      const j = lastJson(u.stdout);
+      assert.ok((j.locks_removed as number) >= 1, `unlock removed the stale lock: ${u.stdout}`);
+      assert.ok((j.packs_indexed as number) >= 1, `unlock indexed the packs that had arrived: ${u.stdout}`);
+      t.diagnostic(`keepsake unlock: ${u.stdout.trim()}`);
+    }
     if (needRestic(t)) {
-      // The failed run could not remove its lock: it stays as the mark of an interrupted run (the next
-      // backup indexes the packs it finds). restic's check takes an exclusive lock and refuses while a
-      // lock exists, stale or not, exactly as after an interrupted restic run; --no-lock checks anyway.
-      const plain = await restic([...sc.resticArgs, 'check'], undefined, { env: sc.resticEnv }).catch((e: Error) => e);
-      if (plain instanceof Error) {
-        assert.match(plain.message, /already locked/, 'restic check fails only because of the lock');
-        t.diagnostic('restic check (with its exclusive lock) refuses because of the stale lock, as after an interrupted restic backup');
+      if (sc.resume === 'unlock') {
+        const c = await restic([...sc.resticArgs, 'check'], 0, { env: sc.resticEnv });
+        assert.match(c.stdout, /no errors were found/);
+      } else {
+        const plain = await restic([...sc.resticArgs, 'check'], undefined, { env: sc.resticEnv }).catch((e: Error) => e);
+        if (plain instanceof Error) {
+          assert.match(plain.message, /already locked/, 'restic check fails only because of the lock');
+          t.diagnostic('restic check (exclusive lock) refuses next to the stale lock, as after an interrupted restic backup; checking with --no-lock');
+        }
+        const c = await restic([...sc.resticArgs, '--no-lock', 'check'], 0, { env: sc.resticEnv });
+        assert.match(c.stdout, /no errors were found/);
       }
-      const c = await restic([...sc.resticArgs, '--no-lock', 'check'], 0, { env: sc.resticEnv });
-      assert.match(c.stdout, /no errors were found/);
     }
     await cli(['check', ...sc.repoArgs], 0, { env: sc.env });
 
@@ -268,7 +285,8 @@ async function vanishAndResume(t: TestContext, lib: string, libBytes: number, sc
     assertNoSecrets(again, sc.secrets, 'second backup');
     const s = lastJson(again.stdout);
     const uploaded = s.uploaded_bytes as number;
-    assert.equal(s.recovered_interrupted_run, true, 'the second run knew the first was cut off');
+    // After unlock there is no mark left: the packs are in the index already.
+    assert.equal(s.recovered_interrupted_run, sc.resume === 'backup', 'recovered_interrupted_run');
     if (needRestic(t)) {
       const indexed = await indexedPacks(sc.resticArgs, sc.resticEnv);
       const reused = sum(new Map([...arrived].filter(([id]) => indexed.has(id))));
@@ -329,6 +347,7 @@ describe('a destination that vanishes mid-backup', { concurrency: true }, () => 
       resticEnv: {},
       repoDir: path.join(dir, name),
       secrets: [pass],
+      resume: 'backup',
       whileRunning: (pid) => {
         for (const p of [pid, ...descendants(pid)]) {
           const args = psArgs(p);
@@ -383,6 +402,7 @@ describe('a destination that vanishes mid-backup', { concurrency: true }, () => 
         resticEnv: {},
         repoDir,
         secrets: [],
+        resume: 'unlock',
       });
     } finally {
       await fs.rm(repoDir, { recursive: true, force: true });
