@@ -4,6 +4,7 @@ import path from 'node:path';
 import { backupMany } from '../core/archiver.js';
 import { type BackupProgress, type BackupResult, type BackupWarning } from '../core/backup-types.js';
 import { acquireLock, type Lock } from '../core/lock.js';
+import { Scanner } from '../core/scanner.js';
 import { type Repository } from '../core/repository.js';
 import { matches, newestFirst, type StoredSnapshot } from '../core/snapshot.js';
 import { FileDirCache } from './dir-cache.js';
@@ -23,6 +24,16 @@ export interface BackupRequest {
   onLoading?: (what: string) => void;
   /** Where the local folder cache lives (KEEPSAKE_CACHE_DIR, XDG_CACHE_HOME); none without it. */
   env?: NodeJS.ProcessEnv;
+  /** The paths, already scanned (see startScan). */
+  scan?: Scanner;
+}
+
+/**
+ * Start scanning the folders to back up before the repository is open: the scan only stats, and it
+ * overlaps the password's key derivation and the index download.
+ */
+export function startScan(paths: string[]): Promise<Scanner> {
+  return new Scanner(true).scanPaths(paths);
 }
 
 export interface BackupOutcome extends BackupResult {
@@ -68,6 +79,7 @@ export async function runBackupMany(repos: Repository[], req: BackupRequest): Pr
         await Promise.all(ready.map(({ p }) => p.lock.ready));
       },
       paths: req.paths,
+      scan: req.scan,
       tags: req.tags,
       hostname: req.hostname ?? os.hostname(),
       signal: req.signal,
@@ -78,7 +90,8 @@ export async function runBackupMany(repos: Repository[], req: BackupRequest): Pr
     for (const [k, r] of results.entries()) {
       const { i, p } = ready[k]!;
       if (r.ok) {
-        await p.dirCache?.save().catch(() => undefined); // a cache that cannot be written only costs time
+        // A cache that cannot be written only costs time.
+        if (p.dirCache) await p.repo.list('index').then((ids) => p.dirCache!.save(ids)).catch(() => undefined);
         out[i] = { ok: true, outcome: { ...r, parent: p.parent?.id, recoveredInterruptedRun: p.lock.recoveredStale } };
       } else out[i] = { ok: false, error: r.error };
     }
@@ -94,14 +107,18 @@ export async function runBackupMany(repos: Repository[], req: BackupRequest): Pr
 async function prepare(repo: Repository, req: BackupRequest): Promise<Prepared> {
   const lock = await acquireLock(repo, { exclusive: false, early: true, removeStale: true });
   try {
-    req.onLoading?.('loading index');
-    await repo.loadIndex();
+    // --force means read everything: no folder is reused from the cache either.
+    const dirCache = req.env && !req.force ? await FileDirCache.load(req.env, repo.config.id) : undefined;
+    // With a folder cache that is still valid, the index is loaded only if something changed.
+    if (!dirCache?.trustIf(await repo.list('index')) || lock.recoveredStale) {
+      req.onLoading?.('loading index');
+      await repo.loadIndex();
+    }
     if (lock.recoveredStale) {
       const { indexOrphanPacks } = await import('../core/recover.js');
       await indexOrphanPacks(repo);
     }
     const parent = req.force ? undefined : await findParent(repo, req, req.hostname ?? os.hostname());
-    const dirCache = req.env ? await FileDirCache.load(req.env, repo.config.id) : undefined;
     return { repo, lock, parent, dirCache };
   } catch (err) {
     await lock.release().catch(() => undefined);

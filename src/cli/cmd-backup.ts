@@ -1,5 +1,5 @@
 import { type Command } from 'commander';
-import { runBackup } from '../app/backup.js';
+import { runBackup, startScan } from '../app/backup.js';
 import { withRepository } from '../app/repo.js';
 import { KeepsakeError } from '../core/errors.js';
 import { context } from './context.js';
@@ -45,7 +45,9 @@ Examples:
       const progress = new ProgressLine('backup', !ctx.json && !ctx.quiet);
       const started = Date.now();
       try {
-        const r = await withRepository(ref, (repo) => runBackup(repo, {
+        const scan = startScan(paths);
+        const r = await withRepository(ref, async (repo) => runBackup(repo, {
+          scan: await scan,
           paths,
           tags: opts.tag,
           hostname: opts.host,

@@ -40,6 +40,12 @@ export interface DirCacheEntry {
 export interface DirCache {
   get(dir: string): DirCacheEntry | undefined;
   set(dir: string, entry: DirCacheEntry): void;
+  /**
+   * True if every tree the cache names is known to be in the repository without asking its index:
+   * the app checks that no index file has gone since the cache was written (a prune would have
+   * removed some). Otherwise the index is loaded and every tree is looked up.
+   */
+  readonly trusted: boolean;
 }
 
 export interface TargetSpec {
@@ -78,7 +84,9 @@ export class ArchiveTarget {
   cachedTree(dir: string, fingerprint: string | undefined): ID | undefined {
     if (!fingerprint) return undefined;
     const hit = this.spec.dirCache?.get(dir);
-    return hit && hit.fingerprint === fingerprint && this.repo.index.has(hit.tree) ? hit.tree : undefined;
+    if (!hit || hit.fingerprint !== fingerprint) return undefined;
+    const present = this.repo.indexLoaded ? this.repo.index.has(hit.tree) : this.spec.dirCache!.trusted;
+    return present ? hit.tree : undefined;
   }
 
   countFile(prev: TreeNode | undefined, reused: boolean, size: number): void {

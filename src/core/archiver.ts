@@ -27,6 +27,15 @@ type Trie = Map<string, { target?: string; children: Trie }>;
 /** The parent snapshot's node for the same path in destination i, loaded on first use. */
 type PrevNode = (i: number) => Promise<TreeNode | undefined>;
 
+/** A parent folder's nodes, loaded on first use. */
+type LazyNodes = () => Promise<TreeNode[] | undefined>;
+
+/** Run `fn` on the first call only; later calls get the same promise. */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}
+
 /**
  * A finished entry. For folders, `subtrees[i]` is the folder's tree in destination i (usually all
  * equal; they differ when a destination reuses a tree an earlier backup stored). `clean` if nothing
@@ -59,6 +68,7 @@ export class Archiver {
   private readonly scanner: Scanner;
   private sinceYield = 0;
   private lastProgress = 0;
+  private indexes: Promise<unknown> | undefined;
 
   constructor(specs: TargetSpec[], private readonly opts: BackupOptions) {
     if (specs.length === 0) throw new KeepsakeError('invalid-argument', 'a backup needs at least one destination');
@@ -68,7 +78,7 @@ export class Archiver {
       throw new KeepsakeError('invalid-argument', 'destinations backed up in one pass must share chunker parameters');
     }
     this.targets = specs.map((s) => new ArchiveTarget(s, opts.packSize));
-    this.scanner = new Scanner(specs.some((s) => s.dirCache !== undefined));
+    this.scanner = opts.scan ?? new Scanner(specs.some((s) => s.dirCache !== undefined));
     this.pool = new ChunkPool(this.targets.map((t) => t.writer), {
       polynomial: pol,
       packSize: opts.packSize ?? defaultPackSize,
@@ -79,7 +89,7 @@ export class Archiver {
 
   async run(): Promise<TargetResult[]> {
     try {
-      this.scan();
+      await this.scan();
       await this.opts.beforeWrite?.();
       const roots = await this.archiveTargets();
       this.checkAbort();
@@ -110,19 +120,10 @@ export class Archiver {
   }
 
   /** Stat everything first: exact totals for the progress display, and folder fingerprints. */
-  private scan(): void {
-    for (const t of this.opts.paths) {
-      const abs = path.resolve(t);
-      const st = this.lstat(abs);
-      if (st?.isDirectory()) {
-        const info = this.scanner.scanDir(abs);
-        this.progress.filesTotal += info?.files ?? 0;
-        this.progress.bytesTotal += info?.bytes ?? 0;
-      } else if (st?.isFile()) {
-        this.progress.filesTotal++;
-        this.progress.bytesTotal += Number(st.size);
-      }
-    }
+  private async scan(): Promise<void> {
+    if (!this.opts.scan) await this.scanner.scanPaths(this.opts.paths);
+    this.progress.filesTotal = this.scanner.files;
+    this.progress.bytesTotal = this.scanner.bytes;
     this.progress.scanDone = true;
     this.emitProgress(true);
   }
@@ -140,9 +141,18 @@ export class Archiver {
         level = entry.children;
       });
     }
-    const parentRoots = await Promise.all(this.targets.map((t) => (t.spec.parent ? this.loadTree(t, t.spec.parent.tree) : undefined)));
+    // Parent trees are read only if a folder turns out not to be cached (see walkDir).
+    const parentRoots = this.targets.map((t) => once(async () => (t.spec.parent ? this.loadTree(t, t.spec.parent.tree) : undefined)));
     const rootPrefix = this.opts.paths.every((p) => path.isAbsolute(p)) ? path.sep : path.resolve('.');
     return this.saveTrees(await this.archiveTrie(root, rootPrefix, parentRoots));
+  }
+
+  /**
+   * The indexes are needed as soon as anything is not reused whole from a folder cache (to know
+   * which blobs each destination has); a backup of an unchanged library may never load them.
+   */
+  private ensureIndexes(): Promise<unknown> {
+    return (this.indexes ??= Promise.all(this.targets.map((t) => t.repo.loadIndex())));
   }
 
   /** A parent tree of one destination; a damaged one only means its files are read again. */
@@ -155,11 +165,11 @@ export class Archiver {
   }
 
   /** The path components above the targets (`/home/ann` of `/home/ann/Pictures`). */
-  private async archiveTrie(level: Trie, dir: string, parentNodes: (TreeNode[] | undefined)[]): Promise<Built[]> {
-    const byName = parentNodes.map((ns) => new Map(ns?.map((n) => [n.name, n])));
+  private async archiveTrie(level: Trie, dir: string, parentNodes: LazyNodes[]): Promise<Built[]> {
+    const byName = parentNodes.map((ns) => once(async () => new Map((await ns())?.map((n) => [n.name, n]))));
     const out: Built[] = [];
     for (const [name, entry] of level) {
-      const prev: PrevNode = async (i) => byName[i]!.get(name);
+      const prev: PrevNode = async (i) => (await byName[i]!()).get(name);
       if (entry.target) {
         const built = await (await this.walkEntry(entry.target, name, prev)).done;
         if (!built) throw new KeepsakeError('not-found', `cannot back up ${entry.target}: it does not exist or cannot be read`);
@@ -169,7 +179,7 @@ export class Archiver {
       const p = path.join(dir, name);
       const st = this.lstat(p);
       if (!st) throw new KeepsakeError('not-found', `cannot back up below ${p}: it does not exist`);
-      const prevChildren = await Promise.all(this.targets.map(async (t, i) => {
+      const prevChildren = this.targets.map((t, i) => once(async () => {
         const pv = await prev(i);
         return pv?.type === 'dir' && pv.subtree ? this.loadTree(t, pv.subtree) : undefined;
       }));
@@ -269,6 +279,7 @@ export class Archiver {
     }
     if (node.type === 'dir') return this.walkDir(p, node, prev);
     if (node.type !== 'file') return resolved({ node, clean: true });
+    await this.ensureIndexes();
     const prevs = await Promise.all(this.targets.map((_, i) => prev(i)));
     const size = node.size ?? 0;
     // Content known from any destination's parent serves all, if every destination has its blobs.
@@ -325,6 +336,7 @@ export class Archiver {
       this.fileDone(info.files, info.bytes);
       return resolved({ node, subtrees: hits as ID[], clean: true });
     }
+    await this.ensureIndexes();
     let names: string[];
     try {
       names = readdirSync(p);

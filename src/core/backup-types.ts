@@ -1,6 +1,7 @@
 /** What a backup takes and gives: options, progress, warnings, results. */
 import { type BackupSummary } from './archive-target.js';
 import { type ID } from './hash.js';
+import { type Scanner } from './scanner.js';
 import { type Snapshot } from './snapshot.js';
 
 export interface BackupProgress {
@@ -33,6 +34,11 @@ export interface BackupOptions {
   onWarning?: (w: BackupWarning) => void;
   now?: () => bigint;
   programVersion?: string;
+  /**
+   * The targets already scanned with folder fingerprints (Scanner.scanPaths), e.g. while the
+   * repository was being opened; otherwise the backup scans first.
+   */
+  scan?: Scanner;
   /** Awaited after the scan, before the first write (the locks' confirmation). */
   beforeWrite?: () => Promise<void>;
 }

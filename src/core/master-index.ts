@@ -73,7 +73,9 @@ export function decodeIndex(text: string): { packs: { id: ID; blobs: PackedBlob[
     if (!isID(pk.id) || !Array.isArray(pk.blobs)) throw bad('pack without id or blobs');
     const blobs = pk.blobs.map((b: unknown): PackedBlob => {
       const x = b as Record<string, unknown>;
-      if (!isID(x.id) || (x.type !== 'data' && x.type !== 'tree')) throw bad('blob without id or type');
+      // Blob IDs are only looked up, never turned into paths, so a length check is enough here;
+      // pack IDs (which do become file names) are checked in full above.
+      if (typeof x.id !== 'string' || x.id.length !== 64 || (x.type !== 'data' && x.type !== 'tree')) throw bad('blob without id or type');
       const offset = x.offset, length = x.length, ul = x.uncompressed_length;
       if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || (offset as number) < 0 || (length as number) < 32) throw bad('blob offset/length');
       if (ul !== undefined && ul !== 0 && !Number.isSafeInteger(ul)) throw bad('uncompressed_length');

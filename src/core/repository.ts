@@ -41,7 +41,8 @@ export type UnpackedType = Exclude<FileType, 'pack' | 'key' | 'config'>;
 
 export class Repository {
   readonly index = new MasterIndex();
-  private indexLoaded = false;
+  private indexState: Promise<void> | undefined;
+  private indexDone = false;
   private readonly treePackCache = new Map<ID, { data: Promise<Uint8Array>; size: number }>();
   private treePackCacheUsed = 0;
   private cache: FileCache | undefined;
@@ -155,9 +156,20 @@ export class Repository {
     return out;
   }
 
-  /** Load every index file into memory. Safe to call more than once. */
-  async loadIndex(onProgress?: (done: number, total: number) => void): Promise<void> {
-    if (this.indexLoaded) return;
+  /** True once every index file is in memory. */
+  get indexLoaded(): boolean {
+    return this.indexDone;
+  }
+
+  /** Load every index file into memory. Safe to call more than once, also concurrently. */
+  loadIndex(onProgress?: (done: number, total: number) => void): Promise<void> {
+    this.indexState ??= this.readIndexes(onProgress).then(() => {
+      this.indexDone = true;
+    });
+    return this.indexState;
+  }
+
+  private async readIndexes(onProgress?: (done: number, total: number) => void): Promise<void> {
     const ids = await this.list('index');
     await this.cache?.retain('index', new Set(ids));
     let done = 0;
@@ -166,12 +178,12 @@ export class Repository {
       for (const p of idx.packs) this.index.addPack(p.id, p.blobs);
       onProgress?.(++done, ids.length);
     });
-    this.indexLoaded = true;
     await this.cache?.retain('tree-pack', new Set(this.index.packs.keys()));
   }
 
   /** Load, verify and decode one blob. */
   async loadBlob(type: BlobType, id: ID): Promise<Buffer> {
+    if (!this.indexDone) await this.loadIndex();
     const loc = this.index.get(id);
     if (!loc || loc.type !== type) throw new KeepsakeError('not-found', `${type} blob ${id.slice(0, 8)} is not in the index`);
     const pack = type === 'tree' ? await this.treePack(loc.pack) : undefined;

@@ -22,11 +22,44 @@ export function statLine(name: string, st: BigIntStats): string {
 
 export class Scanner {
   readonly dirs = new Map<string, ScanInfo>();
+  /** Files and bytes of all the paths scanned. */
+  files = 0;
+  bytes = 0;
+  private sinceYield = 0;
 
   constructor(private readonly fingerprints: boolean) {}
 
+  /**
+   * Scan the targets of a backup. It yields to the event loop now and then, so it can run while the
+   * repository is being opened (the password's key derivation runs on another thread meanwhile).
+   */
+  async scanPaths(paths: string[]): Promise<this> {
+    for (const t of paths) {
+      const abs = path.resolve(t);
+      let st: BigIntStats | undefined;
+      try {
+        st = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
+      } catch {
+        st = undefined; // reported by the backup itself
+      }
+      if (st?.isDirectory()) {
+        const info = await this.scanDir(abs);
+        this.files += info?.files ?? 0;
+        this.bytes += info?.bytes ?? 0;
+      } else if (st?.isFile()) {
+        this.files++;
+        this.bytes += Number(st.size);
+      }
+    }
+    return this;
+  }
+
   /** Scan a folder (recursively); undefined if it cannot be listed. */
-  scanDir(dir: string): ScanInfo | undefined {
+  async scanDir(dir: string): Promise<ScanInfo | undefined> {
+    if (++this.sinceYield >= 64) {
+      this.sinceYield = 0;
+      await new Promise((r) => setImmediate(r));
+    }
     let names: string[];
     try {
       names = readdirSync(dir);
@@ -51,7 +84,7 @@ export class Scanner {
       }
       let extra = '';
       if (st.isDirectory()) {
-        const sub = this.scanDir(p);
+        const sub = await this.scanDir(p);
         if (!sub || !sub.fingerprint) complete = false;
         if (sub) {
           extra = sub.fingerprint;
