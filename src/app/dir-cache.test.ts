@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { it } from 'node:test';
+import { MemoryBackend } from '../backend/memory.js';
+import { encodeIndex } from '../core/master-index.js';
+import { Repository } from '../core/repository.js';
+import { Restorer } from '../core/restorer.js';
+import { check } from '../core/checker.js';
+import { runBackup } from './backup.js';
+
+const kdf = { N: 1024, r: 8, p: 1 };
+
+async function setup() {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-dircache-'));
+  const src = path.join(dir, 'photos');
+  for (const album of ['a', 'b', 'c']) {
+    await mkdir(path.join(src, album), { recursive: true });
+    for (let i = 0; i < 3; i++) await writeFile(path.join(src, album, `${i}.jpg`), `${album}${i}`.repeat(1000));
+  }
+  const backend = new MemoryBackend();
+  await Repository.init(backend, 'pw', { kdf });
+  const env = { KEEPSAKE_CACHE_DIR: path.join(dir, 'cache') };
+  const backupOnce = async (force = false) => runBackup(await Repository.open(backend, 'pw'), { paths: [src], env, force });
+  return { dir, src, backend, backupOnce };
+}
+
+async function restoredFile(backend: MemoryBackend, tree: string, file: string): Promise<string> {
+  const target = await mkdtemp(path.join(tmpdir(), 'keepsake-dircache-r-'));
+  try {
+    await new Restorer(await Repository.open(backend, 'pw'), { tree, treePath: '', target }).run();
+    return await readFile(path.join(target, file), 'utf8');
+  } finally {
+    await rm(target, { recursive: true, force: true });
+  }
+}
+
+it('the folder cache reuses unchanged folders and never hides a change', async () => {
+  const { dir, src, backend, backupOnce } = await setup();
+  try {
+    const first = await backupOnce();
+    assert.equal(first.summary.filesNew, 9);
+    // Reading the files in the first backup moved their access times, which trees record, so the
+    // second backup stores new trees (as restic would); from then on the folders are unchanged.
+    await backupOnce();
+    const second = await backupOnce();
+    assert.equal(second.summary.filesUnmodified, 9);
+    assert.equal(second.summary.dirsUnmodified, 4); // photos and its three albums, from the cache
+    assert.equal(second.summary.bytesRead, 0);
+
+    // Same size, new content and mtime: the album's fingerprint changes, the file is read again.
+    const f = path.join(src, 'b', '1.jpg');
+    await writeFile(f, 'X'.repeat(2000));
+    await utimes(f, new Date(), new Date(Date.now() + 5000));
+    const third = await backupOnce();
+    assert.equal(third.summary.filesChanged, 1);
+    assert.equal(third.summary.filesUnmodified, 8);
+    assert.equal(await restoredFile(backend, third.snapshot.tree, path.join(src, 'b', '1.jpg')), 'X'.repeat(2000));
+
+    // --force reads everything, cache or not.
+    const forced = await backupOnce(true);
+    assert.equal(forced.summary.bytesRead, 9 * 2000);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+it('after the indexes are rewritten (as prune does), cached trees are looked up in the index again', async () => {
+  const { dir, backend, backupOnce } = await setup();
+  try {
+    await backupOnce();
+    await backupOnce(); // access times settle: the next backup would reuse every folder (see above)
+    // Rewrite the indexes as prune would, leaving out every tree pack: the trees the cache names
+    // are gone as far as the repository is concerned.
+    const repo = await Repository.open(backend, 'pw');
+    await repo.loadIndex();
+    const old = await repo.list('index');
+    const dataPacks = [...repo.index.packs].filter(([, blobs]) => blobs.every((b) => b.type === 'data'));
+    await repo.saveUnpacked('index', encodeIndex(dataPacks.map(([id, blobs]) => ({ id, blobs }))));
+    for (const id of old) await backend.remove({ type: 'index', name: id });
+
+    const r = await backupOnce();
+    assert.equal(r.summary.dirsUnmodified, 0, 'no cached tree was trusted');
+    assert.equal(r.summary.bytesRead, 9 * 2000, 'without parent trees every file is read again');
+    assert.equal(r.summary.dataBlobs, 0, 'and deduplicated against the data already stored');
+    // The first snapshot lost its trees with the rewrite; the new one must be whole.
+    for (const id of await repo.list('snapshot')) if (id !== r.id) await backend.remove({ type: 'snapshot', name: id });
+    assert.deepEqual((await check(await Repository.open(backend, 'pw'))).problems, []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
