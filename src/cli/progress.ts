@@ -15,11 +15,13 @@ export interface ProgressState {
 
 export class ProgressLine {
   private readonly started = Date.now();
-  private last = 0;
+  private last: number;
   private readonly tty: boolean;
 
   constructor(private readonly label: string, private readonly enabled: boolean, private readonly out = process.stderr) {
     this.tty = Boolean(out.isTTY);
+    // In a log, the first line comes after 10 seconds: short runs print only their summary.
+    this.last = this.tty ? 0 : this.started;
   }
 
   update(p: ProgressState): void {
