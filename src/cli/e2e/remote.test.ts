@@ -9,6 +9,7 @@
  * A missing server is a loud skip on a developer's machine and a failure under CI=true (peerEnv).
  */
 import assert from 'node:assert/strict';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { openBackend, redactLocation } from '../../backend/open.js';
@@ -74,6 +75,7 @@ const servers: Server[] = [
       resticOptions: ['-o', `sftp.command=${sftp.KEEPSAKE_TEST_SFTP_COMMAND}`],
       secrets: [],
     },
+    cleanup: (name) => removeIfLocal(path.join(sftp!.KEEPSAKE_TEST_SFTP.split(':').slice(2).join(':'), name)),
   },
   {
     label: 'REST (rclone serve restic)',
@@ -84,6 +86,9 @@ const servers: Server[] = [
       secrets: [rest.KEEPSAKE_TEST_REST_PASS],
     },
     withWrongCredential: (r, wrong) => ({ ...r, location: r.location.replace(`:${rest!.KEEPSAKE_TEST_REST_PASS}@`, `:${wrong}@`) }),
+    cleanup: async (name) => {
+      if (process.env.KEEPSAKE_TEST_PEERS_DIR) await removeIfLocal(path.join(process.env.KEEPSAKE_TEST_PEERS_DIR, 'rest/repos', name));
+    },
   },
   {
     label: 'rclone (rclone serve restic --stdio)',
@@ -93,8 +98,18 @@ const servers: Server[] = [
       resticOptions: [],
       secrets: [],
     },
+    // The peers' remote is of type local: `keepsake-test:/folder`.
+    cleanup: (name) => removeIfLocal(path.join(rclone!.KEEPSAKE_TEST_RCLONE_REMOTE.replace(/^[^:]*:/, ''), name)),
   },
 ];
+
+/**
+ * The empty folders a wipe leaves (data/00…ff), when the server keeps them on this machine, as the
+ * peers of scripts/peers do; a no-op for a server elsewhere.
+ */
+async function removeIfLocal(dir: string): Promise<void> {
+  if (path.isAbsolute(dir) && existsSync(dir)) await fs.rm(dir, { recursive: true, force: true });
+}
 
 /** Fails if any output of a keepsake run shows a credential (the repository password included). */
 function assertNoSecrets(r: RunResult, secrets: string[], what: string): void {
