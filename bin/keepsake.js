@@ -8,4 +8,6 @@ process.stdout.on('error', (err) => {
 });
 
 const { main } = await import('../dist/cli/main.js');
-process.exitCode = await main(process.argv);
+// Exit once the command is done: retries still waiting on a destination that failed (e.g. removing
+// its lock) must not keep the process alive. Output to files, pipes and terminals is synchronous here.
+process.exit(await main(process.argv));

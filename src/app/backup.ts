@@ -100,7 +100,11 @@ export async function runBackupMany(repos: Repository[], req: BackupRequest): Pr
     // The lock of a failed run (e.g. the destination went away) may be impossible to remove; that
     // must not hide why the backup failed. Left behind, it marks the run as interrupted, and the
     // next backup indexes the packs this one uploaded.
-    await Promise.all(ready.map(({ p }) => p.lock.release().catch(() => undefined)));
+    // A destination that failed is likely gone: its lock gets one short try, not a round of retries.
+    await Promise.all(ready.map(({ i, p }) => {
+      const release = p.lock.release().catch(() => undefined);
+      return out[i]!.ok ? release : Promise.race([release, new Promise((r) => setTimeout(r, 5000).unref())]);
+    }));
   }
 }
 

@@ -59,7 +59,9 @@ async function spawnOnSocket(program: string, args: string[], env: NodeJS.Proces
     await once(ours, 'connect');
     const [theirs] = await accepted;
     try {
-      const child = spawn(program, args, { env, stdio: [theirs, theirs, 'pipe'] });
+      // rclone needs its own settings, not keepsake's secrets.
+      const childEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !/^KEEPSAKE_(PASSWORD|NEW_PASSWORD|REPOSITORY)/.test(k)));
+      const child = spawn(program, args, { env: childEnv, stdio: [theirs, theirs, 'pipe'] });
       // Listen now: the `error` of a missing program comes on the next tick, before our caller resumes.
       const spawnError = once(child, 'error').then(([err]) => err as Error);
       return { ours, child, spawnError };

@@ -68,11 +68,14 @@ if (peer) {
     it('says to create the bucket when it is missing', async () => {
       const b = new S3Backend(`s3:${endpoint}/${randomName('nobucket')}/repo`, { env });
       try {
-        for (const call of [() => b.stat({ type: 'config', name: '' }), () => b.load({ type: 'config', name: '' }, 0, 0),
-          () => b.save({ type: 'key', name: 'b'.repeat(64) }, Buffer.from('x'))]) {
+        for (const call of [() => b.load({ type: 'config', name: '' }, 0, 0), () => b.save({ type: 'key', name: 'b'.repeat(64) }, Buffer.from('x'))]) {
           await assert.rejects(call(), (e: unknown) =>
             e instanceof BackendError && e.code === 'permanent' && e.message.startsWith(b.location) && /create the bucket first/.test(e.hint ?? ''));
         }
+        // Asking whether a repository exists there is answered "no" (so `init` goes on and creates
+        // the bucket), with the same hint for whoever expected one.
+        await assert.rejects(b.stat({ type: 'config', name: '' }), (e: unknown) =>
+          e instanceof BackendError && e.code === 'not-found' && /create the bucket first/.test(e.hint ?? ''));
       } finally {
         await b.close();
       }

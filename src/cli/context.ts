@@ -35,7 +35,7 @@ export function context(cmd: Command): Ctx {
         throw new KeepsakeError('invalid-argument', 'no repository given', { hint: 'pass --repo PATH or set KEEPSAKE_REPOSITORY' });
       }
       const password = await readPassword({ passwordFile: g.passwordFile ?? process.env.KEEPSAKE_PASSWORD_FILE, env: process.env }, opts);
-      return { location, password, env: process.env, onRetry: (m) => !quiet && process.stderr.write(`retrying: ${m}\n`) };
+      return { location, password, env: process.env, onRetry: retryReporter(quiet) };
     },
     say(line) {
       if (!json && !quiet) process.stdout.write(`${line}\n`);
@@ -46,5 +46,25 @@ export function context(cmd: Command): Ctx {
     emitJson(value) {
       process.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
     },
+  };
+}
+
+/**
+ * One line per retry would flood the terminal while a destination is down (dozens of calls retry
+ * at once): say the first, then at most one line every 10 seconds with how many retries happened.
+ */
+export function retryReporter(quiet: boolean): (msg: string) => void {
+  let last = 0;
+  let held = 0;
+  return (msg) => {
+    if (quiet) return;
+    const now = Date.now();
+    if (now - last < 10_000) {
+      held++;
+      return;
+    }
+    process.stderr.write(`retrying: ${msg}${held ? ` (and ${held} more retries)` : ''}\n`);
+    last = now;
+    held = 0;
   };
 }

@@ -1,5 +1,6 @@
 /** The `keepsake` command line: a thin adapter over app/. */
 import { Command, CommanderError } from 'commander';
+import { redactLocation } from '../backend/redact.js';
 import { version } from '../app/version.js';
 import { registerBackup } from './cmd-backup.js';
 import { registerLs, registerSnapshots } from './cmd-browse.js';
@@ -45,6 +46,8 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // A password in a repository URL (rest:https://user:pass@host/) must not show in `ps`.
+  process.title = ['keepsake', ...argv.slice(2).map(redactLocation)].join(' ');
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

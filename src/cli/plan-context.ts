@@ -2,11 +2,12 @@
 import { type Command } from 'commander';
 import { type PlanEnv } from '../app/plan.js';
 import { configPath } from '../plan/config.js';
+import { retryReporter } from './context.js';
 
 export function planFile(cmd: Command): string {
   return configPath(process.env, cmd.optsWithGlobals<{ config?: string }>().config);
 }
 
 export function planEnv(quiet: boolean): PlanEnv {
-  return { env: process.env, onRetry: (m) => !quiet && process.stderr.write(`retrying: ${m}\n`) };
+  return { env: process.env, onRetry: retryReporter(quiet) };
 }
