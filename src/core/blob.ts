@@ -1,6 +1,6 @@
 /** Decoding one stored blob: MAC check, decryption, decompression, and the check of its ID. */
 import { decompress } from './compress.js';
-import { extension, open, openInto, type MasterKey } from './crypto.js';
+import { extension, open, type MasterKey } from './crypto.js';
 import { CorruptError } from './errors.js';
 import { hashID, type ID } from './hash.js';
 
@@ -14,16 +14,4 @@ export function decodeBlob(key: MasterKey, id: ID, raw: Uint8Array, uncompressed
 /** The plaintext length of a stored blob, from its index entry. */
 export function plainLength(b: { length: number; uncompressedLength?: number }): number {
   return b.uncompressedLength ?? b.length - extension;
-}
-
-/** decodeBlob into `out` at `offset` (which must have room for plainLength); no extra copy for plain blobs. */
-export function decodeBlobInto(key: MasterKey, id: ID, raw: Uint8Array, uncompressedLength: number | undefined, out: Buffer, offset: number): void {
-  let n: number;
-  if (uncompressedLength === undefined) n = openInto(key, raw, out, offset);
-  else {
-    const plain = decodeBlob(key, id, raw, uncompressedLength);
-    plain.copy(out, offset);
-    return;
-  }
-  if (hashID(out.subarray(offset, offset + n)) !== id) throw new CorruptError(`blob ${id.slice(0, 8)}: content does not match its ID`);
 }

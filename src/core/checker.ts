@@ -47,6 +47,16 @@ export interface CheckResult {
 
 export async function check(repo: Repository, opts: CheckOptions = {}): Promise<CheckResult> {
   const problems: CheckProblem[] = [];
+  // Reading data needs the decode workers: start them now, they load while the structure is checked.
+  const pool = opts.readData || opts.readDataSubset !== undefined ? new DecodePool(repo.key) : undefined;
+  try {
+    return await checkWith(repo, opts, problems, pool);
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function checkWith(repo: Repository, opts: CheckOptions, problems: CheckProblem[], pool: DecodePool | undefined): Promise<CheckResult> {
   const progress = opts.onProgress ?? (() => undefined);
   const packs = new Map<ID, PackedBlob[]>();
   const indexIds = await repo.list('index');
@@ -101,23 +111,18 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
 
   let packsRead = 0;
   let bytesRead = 0;
-  if (opts.readData || opts.readDataSubset !== undefined) {
+  if (pool) {
     const all = [...packs.keys()].filter((p) => stored.has(p));
     const chosen = opts.readDataSubset === undefined ? all : sample(all, opts.readDataSubset);
     let n = 0;
-    const pool = new DecodePool(repo.key);
-    try {
-      await mapLimit(chosen, Math.max(2, repo.backend.connections), async (pack) => {
+    await mapLimit(chosen, Math.max(2, repo.backend.connections), async (pack) => {
       const r = await readPack(repo, pool, pack, packs.get(pack)!);
       progress({ phase: 'read-data', done: ++n, total: chosen.length });
       packsRead++;
       bytesRead += r.bytes;
       problems.push(...r.problems);
       for (const b of r.bad) badBlobs.add(b);
-      });
-    } finally {
-      await pool.close();
-    }
+    });
   }
 
   const affected = badBlobs.size > 0 ? await findAffected(repo, snaps, badBlobs) : [];
@@ -172,7 +177,7 @@ async function readPack(repo: Repository, pool: DecodePool, pack: ID, blobs: Pac
     return { bytes: 0, problems: [{ kind: 'missing-pack', pack, message: `pack ${pack.slice(0, 8)} vanished` }], bad: blobs.map((b) => b.id) };
   }
   const bytes = data.length;
-  const r = await pool.decode(data, 0, blobs, { wantPlain: false, packId: pack });
+  const r = await pool.decode(data, 0, blobs, pack);
   if (!r.packHashOk) {
     problems.push({ kind: 'damaged-pack', pack, message: `pack ${pack.slice(0, 8)}: content does not match its name (${bytes} bytes)` });
   }

@@ -77,13 +77,6 @@ export function sealInto(key: MasterKey, plain: Uint8Array, out: Buffer, offset:
 
 /** Check the MAC, then decrypt. Throws CorruptError if the MAC does not match. */
 export function open(key: MasterKey, sealed: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(Math.max(0, sealed.length - extension));
-  openInto(key, sealed, out, 0);
-  return out;
-}
-
-/** Check the MAC, then decrypt into `out` at `offset`; returns the plaintext length. */
-export function openInto(key: MasterKey, sealed: Uint8Array, out: Uint8Array, offset: number): number {
   if (sealed.length < extension) throw new CorruptError(`encrypted object too short (${sealed.length} bytes)`);
   const iv = sealed.subarray(0, ivSize);
   const ct = sealed.subarray(ivSize, sealed.length - macSize);
@@ -91,7 +84,5 @@ export function openInto(key: MasterKey, sealed: Uint8Array, out: Uint8Array, of
   if (iv.every((b) => b === 0)) throw new CorruptError('encrypted object has an all-zero IV');
   const want = poly1305Aes(key, iv, ct);
   if (!timingSafeEqual(want, mac)) throw new CorruptError('ciphertext verification failed (MAC mismatch)');
-  const d = createDecipheriv('aes-256-ctr', key.encrypt, iv);
-  for (let off = 0; off < ct.length; off += piece) out.set(d.update(ct.subarray(off, off + piece)), offset + off);
-  return ct.length;
+  return createDecipheriv('aes-256-ctr', key.encrypt, iv).update(ct);
 }

@@ -15,7 +15,8 @@ import { posixPerm } from './fs-node.js';
 import { parseTime } from './gojson.js';
 import { hashID, type ID } from './hash.js';
 import { mapLimit } from './concurrency.js';
-import { DecodePool, type Decoded } from './decode-pool.js';
+import { plainLength } from './blob.js';
+import { DecodePool } from './decode-pool.js';
 import { PathMatcher } from './glob.js';
 import { type Repository } from './repository.js';
 import { isSafeName, type TreeNode } from './tree.js';
@@ -76,13 +77,14 @@ export class Restorer {
 
   async run(): Promise<RestoreSummary> {
     const target = path.resolve(this.opts.target);
-    // Plan first: a hostile or damaged tree is refused before anything is created.
-    await this.plan(this.opts.tree, this.opts.treePath.replace(/\/+$/, ''), target, this.matcher.empty);
-    await fs.mkdir(target, { recursive: true });
-    for (const d of this.dirs) await this.makeDir(d.dest);
-    await this.prepareFiles();
+    // The workers start while the snapshot is read: they take a moment to load.
     this.pool = new DecodePool(this.repo.key);
     try {
+      // Plan first: a hostile or damaged tree is refused before anything is created.
+      await this.plan(this.opts.tree, this.opts.treePath.replace(/\/+$/, ''), target, this.matcher.empty);
+      await fs.mkdir(target, { recursive: true });
+      for (const d of this.dirs) await this.makeDir(d.dest);
+      await this.prepareFiles();
       await this.writeContent();
     } finally {
       await this.pool.close();
@@ -218,37 +220,28 @@ export class Restorer {
     const start = locs[0]!.offset;
     const last = locs[locs.length - 1]!;
     const raw = await this.repo.backend.load({ type: 'pack', name: pack }, last.offset + last.length - start, start);
-    const decoded = await this.pool!.decode(raw, start, locs, { wantPlain: true });
-    try {
-      await this.writeBlobs(pack, locs, blobs, decoded);
-    } finally {
-      decoded.release();
-    }
-    this.opts.onProgress?.({ ...this.progress });
-  }
-
-  private async writeBlobs(pack: ID, locs: { id: ID }[], blobs: Map<ID, Use[]>, decoded: Decoded): Promise<void> {
-    for (let i = 0; i < locs.length; i++) {
-      const { id } = locs[i]!;
-      const plain = decoded.plains[i]!;
-      const damage = decoded.errors[i];
+    // The worker verifies each blob and writes it straight into every file that uses it.
+    const requests = locs.map((l) => ({ ...l, writes: blobs.get(l.id)!.map((u) => ({ fd: u.file.handle!.fd, position: u.offset })) }));
+    const { errors } = await this.pool!.decode(raw, start, requests);
+    for (const [i, { id, uncompressedLength, length }] of locs.entries()) {
+      const damage = errors[i];
       for (const use of blobs.get(id)!) {
         const f = use.file;
         if (damage) {
           // The rest of the restore goes on; this file is reported, and left out of the metadata pass.
           if (!this.failed(f.dest)) this.error(f.dest, `damaged in the repository (pack ${pack.slice(0, 8)}: ${damage}); restore it from another copy`);
-        } else {
-          let off = 0;
-          while (off < plain.length) {
-            const { bytesWritten } = await f.handle!.write(plain, off, plain.length - off, use.offset + off);
-            off += bytesWritten;
-          }
-          this.progress.bytesDone += plain.length;
-        }
-        if (--f.remaining === 0) await this.finishFile(f);
+        } else this.progress.bytesDone += plainLength({ length, uncompressedLength });
+        await this.usedOnce(f);
       }
     }
+    this.opts.onProgress?.({ ...this.progress });
   }
+
+  /** One more of a file's blobs is in place; the last one closes it. */
+  private async usedOnce(f: PlannedFile): Promise<void> {
+    if (--f.remaining === 0) await this.finishFile(f);
+  }
+
 
   private async finishFile(f: PlannedFile): Promise<void> {
     await f.handle!.close();
