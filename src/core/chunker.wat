@@ -38,12 +38,16 @@
     (global.set $min (local.get $min))
     (global.set $max (local.get $max)))
 
-  ;; Feed bytes [pos, end) of memory; returns the address just past the chunk's end if it ends
+;; Feed bytes [pos, end) of memory; returns the address just past the chunk's end if it ends
   ;; here (the state is then reset for the next chunk), or -1.
+  ;;
+  ;; Once a chunk has had 64 bytes hashed, the byte leaving the window is simply the one 64 bytes
+  ;; back in memory, so the main loop reads it from there instead of keeping the window: the caller
+  ;; must keep the bytes of the current chunk contiguous and in place relative to `pos` across calls
+  ;; (it may move them, all together, between calls).
   (func (export "next") (param $pos i32) (param $end i32) (result i32)
     (local $n i32)
     (local $digest i64)
-    (local $wpos i32)
     (local $count i32)
     (local $b i32)
     (local $idx i32)
@@ -58,8 +62,24 @@
         (local.set $pos (i32.add (local.get $pos) (global.get $pre)))
         (global.set $count (i32.add (global.get $count) (global.get $pre)))
         (global.set $pre (i32.const 0))))
+    ;; The first 64 hashed bytes of a chunk: the window holds what leaves it; no cut yet.
+    (block $filled
+      (loop $window
+        (br_if $filled (i32.ge_u (global.get $count) (global.get $min)))
+        (if (i32.ge_u (local.get $pos) (local.get $end)) (then (return (i32.const -1))))
+        (call $slide (i32.load8_u (local.get $pos)))
+        (local.set $pos (i32.add (local.get $pos) (i32.const 1)))
+        (global.set $count (i32.add (global.get $count) (i32.const 1)))
+        (if (i32.ge_u (global.get $count) (global.get $min))
+          (then
+            (if (i32.or
+                  (i64.eqz (i64.and (global.get $digest) (i64.const 0xfffff)))
+                  (i32.ge_u (global.get $count) (global.get $max)))
+              (then
+                (call $reset)
+                (return (local.get $pos))))))
+        (br $window)))
     (local.set $digest (global.get $digest))
-    (local.set $wpos (global.get $wpos))
     (local.set $count (global.get $count))
     (block $done
       (loop $bytes
@@ -67,9 +87,7 @@
         (local.set $b (i32.load8_u (local.get $pos)))
         (local.set $digest
           (i64.xor (local.get $digest)
-            (i64.load (i32.shl (i32.load8_u offset=4096 (local.get $wpos)) (i32.const 3)))))
-        (i32.store8 offset=4096 (local.get $wpos) (local.get $b))
-        (local.set $wpos (i32.and (i32.add (local.get $wpos) (i32.const 1)) (i32.const 63)))
+            (i64.load (i32.shl (i32.load8_u (i32.sub (local.get $pos) (i32.const 64))) (i32.const 3)))))
         (local.set $idx (i32.wrap_i64 (i64.shr_u (local.get $digest) (i64.const 45))))
         (local.set $digest
           (i64.xor
@@ -77,7 +95,6 @@
             (i64.load offset=2048 (i32.shl (local.get $idx) (i32.const 3)))))
         (local.set $pos (i32.add (local.get $pos) (i32.const 1)))
         (local.set $count (i32.add (local.get $count) (i32.const 1)))
-        (br_if $bytes (i32.lt_u (local.get $count) (global.get $min)))
         (if (i32.or
               (i64.eqz (i64.and (local.get $digest) (i64.const 0xfffff)))
               (i32.ge_u (local.get $count) (global.get $max)))
@@ -86,6 +103,5 @@
             (return (local.get $pos))))
         (br $bytes)))
     (global.set $digest (local.get $digest))
-    (global.set $wpos (local.get $wpos))
     (global.set $count (local.get $count))
     (i32.const -1)))
