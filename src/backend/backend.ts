@@ -129,3 +129,14 @@ const hexName = /^[0-9a-f]{64}$/;
 export function isValidName(name: string): boolean {
   return hexName.test(name);
 }
+
+/** Whether a repository exists at a backend (its `config` file is there). */
+export async function hasConfig(b: Backend): Promise<boolean> {
+  try {
+    await b.stat({ type: 'config', name: '' });
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}

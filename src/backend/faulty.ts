@@ -4,6 +4,7 @@
  * reply"), calls are delayed, and loads are cut short. Deterministic for a given seed, so a failing
  * test can be replayed.
  */
+import { prng } from '../util/prng.js';
 import { BackendError, filePath, type Backend, type FileInfo, type FileType, type Handle } from './backend.js';
 
 export interface FaultyOptions {
@@ -20,18 +21,6 @@ export interface FaultyOptions {
   truncateMode?: 'error' | 'silent';
   /** Each call waits a random time up to this many milliseconds (default 0). */
   maxDelayMs?: number;
-}
-
-/** mulberry32: tiny, fast, good enough to pick which calls fail. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class FaultyBackend implements Backend {

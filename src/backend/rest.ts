@@ -7,7 +7,7 @@
  * The REST layout differs from the on-disk one in one place: packs are addressed as `data/<id>`
  * (the server picks the `data/ab/` folder), and listings come back as JSON `[{name, size}]`.
  */
-import { BackendError, dirOf, isValidName, type Backend, type FileInfo, type FileType, type Handle } from './backend.js';
+import { BackendError, dirOf, isValidName, type Backend, type FileInfo, type FileType, type Handle, hasConfig } from './backend.js';
 import { redactLocation, scrub } from './redact.js';
 
 export interface RestRequest {
@@ -41,7 +41,7 @@ export class RestBackend implements Backend {
   ) {}
 
   async create(): Promise<void> {
-    if (await this.exists()) {
+    if (await hasConfig(this)) {
       throw new BackendError('exists', `${this.location}: a repository already exists here`, { hint: 'choose another path, or use the existing repository' });
     }
     await this.call('create', { method: 'POST', path: '?create=true', headers: {} });
@@ -128,15 +128,7 @@ export class RestBackend implements Backend {
     return h.type === 'config' ? 'config' : `${dirOf(h.type)}/${h.name}`;
   }
 
-  private async exists(): Promise<boolean> {
-    try {
-      await this.stat({ type: 'config', name: '' });
-      return true;
-    } catch (err) {
-      if (err instanceof BackendError && err.code === 'not-found') return false;
-      throw err;
-    }
-  }
+
 
   /** One request; any status other than 2xx becomes a classified `BackendError`. */
   private async call(what: string, req: RestRequest): Promise<RestResponse> {

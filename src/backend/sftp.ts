@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Client, SFTPWrapper } from 'ssh2';
-import { BackendError, dirOf, filePath, isValidName, type Backend, type FileInfo, type FileType, type Handle } from './backend.js';
+import { BackendError, dirOf, filePath, isValidName, type Backend, type FileInfo, type FileType, type Handle, hasConfig } from './backend.js';
 import { Semaphore } from './limiter.js';
 import { redactLocation } from './redact.js';
 import { connectSsh, parseSftpLocation, resolveTarget, type SftpConnectOptions, type SftpLocation } from './sftp-connect.js';
@@ -44,7 +44,7 @@ export class SftpBackend implements Backend {
   }
 
   async create(): Promise<void> {
-    if (await this.hasConfig()) {
+    if (await hasConfig(this)) {
       throw new BackendError('exists', `${this.location}: a repository already exists here`, { hint: 'choose an empty folder, or use the existing repository' });
     }
     const sftp = await this.channel();
@@ -184,15 +184,7 @@ export class SftpBackend implements Backend {
     }
   }
 
-  private async hasConfig(): Promise<boolean> {
-    try {
-      await this.stat({ type: 'config', name: '' });
-      return true;
-    } catch (err) {
-      if (err instanceof BackendError && err.code === 'not-found') return false;
-      throw err;
-    }
-  }
+
 
   private async readdir(sftp: SFTPWrapper, rel: string) {
     try {

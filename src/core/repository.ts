@@ -4,7 +4,7 @@
  * lives here; bulk writing of packs is in repo-writer.ts.
  */
 import { z } from 'zod';
-import { BackendError, isNotFound, type Backend, type FileType } from '../backend/backend.js';
+import { BackendError, hasConfig, isNotFound, type Backend, type FileType } from '../backend/backend.js';
 import { compress, decompress } from './compress.js';
 import { open, randomKey, seal, type MasterKey } from './crypto.js';
 import { CorruptError, KeepsakeError } from './errors.js';
@@ -64,12 +64,7 @@ export class Repository {
     password: string,
     opts: { kdf?: KdfParams; chunkerPolynomial?: bigint; version?: 1 | 2 } = {},
   ): Promise<Repository> {
-    try {
-      await backend.stat({ type: 'config', name: '' });
-      throw new KeepsakeError('repository-exists', `a repository already exists at ${backend.location}`);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    if (await hasConfig(backend)) throw new KeepsakeError('repository-exists', `a repository already exists at ${backend.location}`);
     await backend.create();
     const key = randomKey();
     const config: RepoConfig = {

@@ -321,14 +321,4 @@ export async function countFiles(dir: string): Promise<number> {
   return [...(await hashTree(dir)).values()].filter((e) => e.type === 'file').length;
 }
 
-/** A deterministic PRNG (mulberry32) for seeded random choices in tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../util/prng.js';
