@@ -24,8 +24,8 @@ export interface BackupRequest {
   onLoading?: (what: string) => void;
   /** Where the local folder cache lives (KEEPSAKE_CACHE_DIR, XDG_CACHE_HOME); none without it. */
   env?: NodeJS.ProcessEnv;
-  /** The paths, already scanned (see startScan). */
-  scan?: Scanner;
+  /** The paths' scan, started early (see startScan); awaited once the repositories are ready. */
+  scan?: Promise<Scanner>;
 }
 
 /**
@@ -33,7 +33,9 @@ export interface BackupRequest {
  * overlaps the password's key derivation and the index download.
  */
 export function startScan(paths: string[]): Promise<Scanner> {
-  return new Scanner(true).scanPaths(paths);
+  const scan = new Scanner(true).scanPaths(paths);
+  scan.catch(() => undefined); // if the repository cannot be opened, nobody awaits it
+  return scan;
 }
 
 export interface BackupOutcome extends BackupResult {
@@ -79,7 +81,7 @@ export async function runBackupMany(repos: Repository[], req: BackupRequest): Pr
         await Promise.all(ready.map(({ p }) => p.lock.ready));
       },
       paths: req.paths,
-      scan: req.scan,
+      scan: await req.scan,
       tags: req.tags,
       hostname: req.hostname ?? os.hostname(),
       signal: req.signal,

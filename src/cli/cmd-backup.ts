@@ -46,8 +46,8 @@ Examples:
       const started = Date.now();
       try {
         const scan = startScan(paths);
-        const r = await withRepository(ref, async (repo) => runBackup(repo, {
-          scan: await scan,
+        const r = await withRepository(ref, (repo) => runBackup(repo, {
+          scan,
           paths,
           tags: opts.tag,
           hostname: opts.host,

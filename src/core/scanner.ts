@@ -1,12 +1,18 @@
 /**
- * The first pass of a backup: a synchronous walk that only stats. It yields exact totals for the
- * progress display and a Merkle-style fingerprint per folder — a digest of every entry's metadata
- * and, for subfolders, of their fingerprints — so a folder whose fingerprint matches the last backup
- * is reused whole, without listing it again, reading its files or decoding the parent snapshot.
+ * The first pass of a backup: a walk that only stats. It yields exact totals for the progress
+ * display and a Merkle-style fingerprint per folder — a digest of every entry's metadata and, for
+ * subfolders, of their fingerprints — so a folder whose fingerprint matches the last backup is reused
+ * whole, without listing it again, reading its files or decoding the parent snapshot.
+ *
+ * Large trees are split: the folders a few levels down are scanned by worker threads in parallel
+ * (stat calls are cheap but there are hundreds of thousands), and the folders above them are then
+ * finished on the main thread from their children's results, with the same function.
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 export interface ScanInfo {
   /** Empty when something inside could not be read: such a folder is never reused from a cache. */
@@ -20,30 +26,79 @@ export function statLine(name: string, st: BigIntStats): string {
   return `${name}\0${st.mode}\0${st.mtimeNs}\0${st.atimeNs}\0${st.ctimeNs}\0${st.uid}\0${st.gid}\0${st.ino}\0${st.dev}\0${st.size}\0${st.nlink}\0${st.rdev}`;
 }
 
+function lstatOrUndefined(p: string): BigIntStats | undefined {
+  try {
+    return lstatSync(p, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Scan one folder; subfolders already in `out` are taken from there, the others are scanned
+ * (recursively, into `out`). Undefined if the folder cannot be listed.
+ */
+export function scanDirSync(dir: string, fingerprints: boolean, out: Map<string, ScanInfo>): ScanInfo | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  names.sort();
+  const h = fingerprints ? createHash('sha256') : undefined;
+  const info: ScanInfo = { fingerprint: '', files: 0, bytes: 0, dirs: 0 };
+  let complete = true;
+  for (const name of names) {
+    const p = path.join(dir, name);
+    const st = lstatOrUndefined(p);
+    if (!st) {
+      complete = false;
+      continue;
+    }
+    let extra = '';
+    if (st.isDirectory()) {
+      const sub = out.get(p) ?? scanDirSync(p, fingerprints, out);
+      if (!sub || !sub.fingerprint) complete = false;
+      if (sub) {
+        extra = sub.fingerprint;
+        info.files += sub.files;
+        info.bytes += sub.bytes;
+        info.dirs += sub.dirs + 1;
+      }
+    } else if (st.isFile()) {
+      info.files++;
+      info.bytes += Number(st.size);
+    } else if (st.isSymbolicLink()) {
+      try {
+        extra = readlinkSync(p);
+      } catch {
+        complete = false;
+      }
+    }
+    h?.update(`${statLine(name, st)}\0${extra}\n`);
+  }
+  if (h && complete) info.fingerprint = h.digest('hex');
+  out.set(dir, info);
+  return info;
+}
+
+
 export class Scanner {
   readonly dirs = new Map<string, ScanInfo>();
   /** Files and bytes of all the paths scanned. */
   files = 0;
   bytes = 0;
-  private sinceYield = 0;
 
-  constructor(private readonly fingerprints: boolean) {}
+  constructor(private readonly fingerprints: boolean, private readonly workers = Math.min(os.availableParallelism(), 4)) {}
 
-  /**
-   * Scan the targets of a backup. It yields to the event loop now and then, so it can run while the
-   * repository is being opened (the password's key derivation runs on another thread meanwhile).
-   */
+  /** Scan the targets of a backup; the main thread stays free meanwhile (to open the repository). */
   async scanPaths(paths: string[]): Promise<this> {
     for (const t of paths) {
       const abs = path.resolve(t);
-      let st: BigIntStats | undefined;
-      try {
-        st = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
-      } catch {
-        st = undefined; // reported by the backup itself
-      }
+      const st = lstatOrUndefined(abs);
       if (st?.isDirectory()) {
-        const info = await this.scanDir(abs);
+        const info = await this.scanTree(abs);
         this.files += info?.files ?? 0;
         this.bytes += info?.bytes ?? 0;
       } else if (st?.isFile()) {
@@ -54,58 +109,63 @@ export class Scanner {
     return this;
   }
 
-  /** Scan a folder (recursively); undefined if it cannot be listed. */
-  async scanDir(dir: string): Promise<ScanInfo | undefined> {
-    if (++this.sinceYield >= 64) {
-      this.sinceYield = 0;
-      await new Promise((r) => setImmediate(r));
-    }
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return undefined;
-    }
-    names.sort();
-    const h = this.fingerprints ? createHash('sha256') : undefined;
-    const info: ScanInfo = { fingerprint: '', files: 0, bytes: 0, dirs: 0 };
-    let complete = true;
-    for (const name of names) {
-      const p = path.join(dir, name);
-      let st: BigIntStats | undefined;
-      try {
-        st = lstatSync(p, { bigint: true, throwIfNoEntry: false });
-      } catch {
-        st = undefined;
-      }
-      if (!st) {
-        complete = false;
-        continue;
-      }
-      let extra = '';
-      if (st.isDirectory()) {
-        const sub = await this.scanDir(p);
-        if (!sub || !sub.fingerprint) complete = false;
-        if (sub) {
-          extra = sub.fingerprint;
-          info.files += sub.files;
-          info.bytes += sub.bytes;
-          info.dirs += sub.dirs + 1;
-        }
-      } else if (st.isFile()) {
-        info.files++;
-        info.bytes += Number(st.size);
-      } else if (st.isSymbolicLink()) {
-        try {
-          extra = readlinkSync(p);
-        } catch {
-          complete = false;
+  private async scanTree(root: string): Promise<ScanInfo | undefined> {
+    // Go down level by level until there are enough folders to share out; a tree that runs out of
+    // subfolders first is small, and is scanned right here.
+    const upper: string[] = [];
+    let frontier = [root];
+    // A few folders per worker are enough to balance; going deeper would only make the main thread
+    // stat more of the folders above them.
+    while (frontier.length < this.workers * 4) {
+      const next: string[] = [];
+      for (const d of frontier) {
+        const subs = subfolders(d);
+        if (subs?.length) {
+          upper.push(d);
+          next.push(...subs);
         }
       }
-      h?.update(`${statLine(name, st)}\0${extra}\n`);
+      frontier = next;
+      if (next.length === 0) break;
     }
-    if (h && complete) info.fingerprint = h.digest('hex');
-    this.dirs.set(dir, info);
-    return info;
+    const units = this.workers > 1 ? frontier : [];
+    if (units.length > 0) for (const [d, info] of await this.scanInWorkers(units)) this.dirs.set(d, info);
+    // Everything not done by the workers (all of a small tree), deepest first.
+    for (const d of upper.reverse()) if (!this.dirs.has(d)) scanDirSync(d, this.fingerprints, this.dirs);
+    return this.dirs.get(root) ?? scanDirSync(root, this.fingerprints, this.dirs);
+  }
+
+  private async scanInWorkers(units: string[]): Promise<[string, ScanInfo][]> {
+    // A few batches per worker: enough to even out uneven subtrees, few enough that messages and
+    // copying the results stay cheap.
+    const batches: string[][] = Array.from({ length: Math.min(units.length, this.workers * 4) }, () => []);
+    units.forEach((u, i) => batches[i % batches.length]!.push(u));
+    const results: [string, ScanInfo][] = [];
+    const one = () => new Promise<void>((resolve, reject) => {
+      const w = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: { fingerprints: this.fingerprints } });
+      const feed = () => {
+        const batch = batches.shift();
+        if (batch === undefined) void w.terminate().then(() => resolve());
+        else w.postMessage(batch);
+      };
+      w.on('message', (entries: [string, ScanInfo][]) => {
+        for (const e of entries) results.push(e);
+        feed();
+      });
+      w.on('error', reject);
+      feed();
+    });
+    await Promise.all(Array.from({ length: Math.min(this.workers, batches.length) }, one));
+    return results;
+  }
+
+}
+
+/** The subfolders of a folder (not following links), or undefined if it cannot be listed. */
+function subfolders(dir: string): string[] | undefined {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(dir, e.name));
+  } catch {
+    return undefined;
   }
 }
