@@ -5,7 +5,7 @@ import { backendContract } from './contract.js';
 import { checkResticInterop } from './interop.test-helper.js';
 import { peerEnv, randomName, wipe } from './peers.test-helper.js';
 import { openRclone } from './rclone.js';
-import { packThroughput } from './workload.test-helper.js';
+import { packThroughputTest } from './workload.test-helper.js';
 
 const peer = peerEnv('rclone', ['KEEPSAKE_TEST_RCLONE_CONFIG', 'KEEPSAKE_TEST_RCLONE_REMOTE']);
 
@@ -68,16 +68,7 @@ if (peer) {
       await b.close();
     });
 
-    it('uploads a 16 MiB pack', async (t) => {
-      const b = openRclone(repo(), { env });
-      try {
-        await b.create();
-        t.diagnostic(await packThroughput(b));
-      } finally {
-        await wipe(b);
-        await b.close();
-      }
-    });
+    it('uploads a 16 MiB pack', (t) => packThroughputTest(t, () => openRclone(repo(), { env }), wipe));
 
     it('reads what restic 0.14 wrote', async (t) => {
       const r = repo(randomName('restic'));

@@ -8,7 +8,7 @@ import { openBackend } from './open.js';
 import { peerEnv, randomName, wipe } from './peers.test-helper.js';
 import { openRest } from './rest.js';
 import { RetryBackend } from './retry.js';
-import { backupWorkload, packThroughput } from './workload.test-helper.js';
+import { backupWorkload, packThroughputTest } from './workload.test-helper.js';
 
 const peer = peerEnv('REST (rclone serve restic)', ['KEEPSAKE_TEST_REST_URL', 'KEEPSAKE_TEST_REST_PASS']);
 
@@ -51,16 +51,7 @@ if (peer) {
       }
     });
 
-    it('uploads a 16 MiB pack', async (t) => {
-      const b = openRest(repo());
-      try {
-        await b.create();
-        t.diagnostic(await packThroughput(b));
-      } finally {
-        await wipe(b);
-        await b.close();
-      }
-    });
+    it('uploads a 16 MiB pack', (t) => packThroughputTest(t, () => openRest(repo()), wipe));
 
     it('reads what restic 0.14 wrote', async (t) => {
       const r = repo(randomName('restic'));

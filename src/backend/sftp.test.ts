@@ -7,7 +7,7 @@ import { checkResticInterop } from './interop.test-helper.js';
 import { peerEnv, randomName, wipe } from './peers.test-helper.js';
 import { RetryBackend } from './retry.js';
 import { SftpBackend } from './sftp.js';
-import { backupWorkload, packThroughput } from './workload.test-helper.js';
+import { backupWorkload, packThroughputTest } from './workload.test-helper.js';
 
 const peer = peerEnv('SFTP (OpenSSH)', ['KEEPSAKE_TEST_SFTP', 'KEEPSAKE_TEST_SSH_CONFIG', 'KEEPSAKE_TEST_SFTP_COMMAND']);
 
@@ -85,16 +85,7 @@ if (peer) {
       }
     });
 
-    it('uploads a 16 MiB pack', async (t) => {
-      const b = open();
-      try {
-        await b.create();
-        t.diagnostic(await packThroughput(b));
-      } finally {
-        await wipe(b);
-        await b.close();
-      }
-    });
+    it('uploads a 16 MiB pack', (t) => packThroughputTest(t, () => open(), wipe));
 
     it('reads what restic 0.14 wrote', async (t) => {
       const name = randomName('restic');

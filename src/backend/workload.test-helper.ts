@@ -3,6 +3,7 @@
  * back), and a throughput probe with a pack-sized file. The real engine is tested elsewhere; these
  * only need what a backup asks of a backend.
  */
+import { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Backend } from './backend.js';
@@ -50,4 +51,19 @@ export async function packThroughput(b: Backend): Promise<string> {
   assert.equal(sha256(back), h.name);
   await b.remove(h);
   return `${b.location}: 16 MiB pack: upload ${mibPerSecond(data.length, up)}, download ${mibPerSecond(data.length, down)}`;
+}
+
+/**
+ * The throughput probe as a test of its own: a fresh repository from `open`, one pack up and down,
+ * the numbers as a diagnostic, and the repository wiped afterwards.
+ */
+export async function packThroughputTest(t: TestContext, open: () => Backend, wipe: (b: Backend) => Promise<void>): Promise<void> {
+  const b = open();
+  try {
+    await b.create();
+    t.diagnostic(await packThroughput(b));
+  } finally {
+    await wipe(b);
+    await b.close();
+  }
 }

@@ -5,6 +5,7 @@ import { KeepsakeError } from '../core/errors.js';
 import { context } from './context.js';
 import { ExitCode } from './exit.js';
 import { bytes, count, duration } from './format.js';
+import { onInterrupt } from './interrupt.js';
 import { ProgressLine } from './progress.js';
 import { backupPlan } from './plan-backup-output.js';
 
@@ -34,14 +35,7 @@ Examples:
       if (paths.length === 0) return backupPlan(cmd, opts);
       const ctx = context(cmd);
       const ref = await ctx.ref();
-      const abort = new AbortController();
-      const onSigint = () => {
-        if (abort.signal.aborted) process.exit(ExitCode.interrupted);
-        ctx.note('\ninterrupted: finishing the upload in progress and saving the index (Ctrl-C again to quit at once)');
-        abort.abort();
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
+      const interrupt = onInterrupt(ctx, 'finishing the upload in progress and saving the index');
       const progress = new ProgressLine('backup', !ctx.json && !ctx.quiet);
       const started = Date.now();
       try {
@@ -53,7 +47,7 @@ Examples:
           hostname: opts.host,
           parent: opts.parent,
           force: opts.force,
-          signal: abort.signal,
+          signal: interrupt.signal,
           env: process.env,
           onProgress: (p) => progress.update({ ...p, totalsFinal: p.scanDone }),
           onWarning: (w) => {
@@ -100,13 +94,12 @@ Examples:
         if (r.warnings.some((w) => w.kind === 'skipped')) process.exitCode = ExitCode.incomplete;
       } catch (err) {
         progress.done();
-        if (abort.signal.aborted && !(err instanceof KeepsakeError && err.code !== 'interrupted')) {
+        if (interrupt.signal.aborted && !(err instanceof KeepsakeError && err.code !== 'interrupted')) {
           throw new KeepsakeError('interrupted', 'backup interrupted; no snapshot was written, the uploaded data is kept for the next run');
         }
         throw err;
       } finally {
-        process.off('SIGINT', onSigint);
-        process.off('SIGTERM', onSigint);
+        interrupt.dispose();
       }
     });
 }

@@ -8,6 +8,7 @@ import { context } from './context.js';
 import { ExitCode } from './exit.js';
 import { bytes, count } from './format.js';
 import { planEnv, planFile } from './plan-context.js';
+import { onInterrupt } from './interrupt.js';
 import { ProgressLine } from './progress.js';
 
 export async function backupPlan(cmd: Command, opts: { host?: string; force?: boolean; destination: string[]; tag: string[]; parent?: string }): Promise<void> {
@@ -19,13 +20,7 @@ export async function backupPlan(cmd: Command, opts: { host?: string; force?: bo
     throw new KeepsakeError('invalid-argument', '--tag and --parent apply to single-repository backups; plan snapshots are tagged with the source name');
   }
   const plan = await loadPlan(planFile(cmd), { required: true });
-  const abort = new AbortController();
-  const onSigint = () => {
-    if (abort.signal.aborted) process.exit(ExitCode.interrupted);
-    ctx.note('\ninterrupted: finishing the upload in progress (Ctrl-C again to quit at once)');
-    abort.abort();
-  };
-  process.on('SIGINT', onSigint);
+  const abort = onInterrupt(ctx, 'finishing the upload in progress');
   const progress = new ProgressLine('backup', !ctx.json && !ctx.quiet);
   try {
     const results = await runPlanBackup({
@@ -67,6 +62,6 @@ export async function backupPlan(cmd: Command, opts: { host?: string; force?: bo
     if (!ctx.json) ctx.say('run `keepsake status` to see how safe every photo is');
   } finally {
     progress.done();
-    process.off('SIGINT', onSigint);
+    abort.dispose();
   }
 }
