@@ -50,8 +50,9 @@ export class FileDirCache implements DirCache {
   }
 
   /**
-   * Trust the cached trees without the repository's index if every index file that existed when
-   * the cache was written is still there: removing trees (prune) always rewrites the indexes.
+   * Use the cache only if every index file that existed when it was written is still there:
+   * removing blobs (prune, an index repair) always rewrites the indexes, and then a full walk
+   * must check every file against the index first.
    */
   trustIf(currentIndexes: readonly string[]): boolean {
     const now = new Set(currentIndexes);

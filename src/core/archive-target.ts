@@ -41,9 +41,9 @@ export interface DirCache {
   get(dir: string): DirCacheEntry | undefined;
   set(dir: string, entry: DirCacheEntry): void;
   /**
-   * True if every tree the cache names is known to be in the repository without asking its index:
-   * the app checks that no index file has gone since the cache was written (a prune would have
-   * removed some). Otherwise the index is loaded and every tree is looked up.
+   * True if the cache may be used: the app checks that no index file has gone since the cache was
+   * written (a prune or an index repair removes some). Otherwise the backup walks every folder, as
+   * restic would, and the cache is written anew.
    */
   readonly trusted: boolean;
 }
@@ -84,9 +84,11 @@ export class ArchiveTarget {
   cachedTree(dir: string, fingerprint: string | undefined): ID | undefined {
     if (!fingerprint) return undefined;
     const hit = this.spec.dirCache?.get(dir);
-    if (!hit || hit.fingerprint !== fingerprint) return undefined;
-    const present = this.repo.indexLoaded ? this.repo.index.has(hit.tree) : this.spec.dirCache!.trusted;
-    return present ? hit.tree : undefined;
+    // Only while no index file has gone since the cache was written: after a prune or an index
+    // repair, blobs may be missing, and a full walk (which checks every file's blobs against the
+    // index, and uploads again what is gone) must come first.
+    if (!hit || hit.fingerprint !== fingerprint || !this.spec.dirCache!.trusted) return undefined;
+    return !this.repo.indexLoaded || this.repo.index.has(hit.tree) ? hit.tree : undefined;
   }
 
   countFile(prev: TreeNode | undefined, reused: boolean, size: number): void {
