@@ -142,7 +142,13 @@ export class Repository {
       const z = compress(json);
       plain = Buffer.concat([Buffer.of(2), z]);
     }
-    return seal(this.key, plain);
+    const sealed = seal(this.key, plain);
+    // Read it back before it leaves: a fault in memory or in an encoder must not reach the
+    // repository as an index or snapshot nobody can read (these files are small; this is cheap).
+    if (!this.decodeUnpacked(open(this.key, sealed)).equals(json)) {
+      throw new CorruptError('a repository file did not read back as written; nothing was stored');
+    }
+    return sealed;
   }
 
   async list(type: Exclude<FileType, 'config'>): Promise<string[]> {
