@@ -113,9 +113,11 @@ export class Archiver {
         return { ok: true, ...(await t.finish(tree, this.opts)), summary: t.s, warnings: this.warnings };
       } catch (err) {
         t.fail(err);
-        await t.writer.salvage().catch(() => undefined);
       }
     }
+    // No snapshot for this destination; index what did reach it (if it can still be reached), so
+    // the next backup does not send it again.
+    await t.writer.salvage().catch(() => undefined);
     return { ok: false, error: t.failure, summary: t.s, warnings: this.warnings };
   }
 
