@@ -162,22 +162,31 @@ export class Repository {
     return this.indexDone;
   }
 
-  /** Load every index file into memory. Safe to call more than once, also concurrently. */
-  loadIndex(onProgress?: (done: number, total: number) => void): Promise<void> {
-    this.indexState ??= this.readIndexes(onProgress).then(() => {
+  /**
+   * Load every index file into memory. Safe to call more than once, also concurrently (the first
+   * call's options apply). With `onDamaged`, an index file that cannot be read is reported and
+   * skipped (check does this, to report every problem); otherwise it fails the load.
+   */
+  loadIndex(opts: { onDamaged?: (id: ID, err: Error) => void } = {}): Promise<void> {
+    this.indexState ??= this.readIndexes(opts.onDamaged).then(() => {
       this.indexDone = true;
     });
     return this.indexState;
   }
 
-  private async readIndexes(onProgress?: (done: number, total: number) => void): Promise<void> {
+  private async readIndexes(onDamaged?: (id: ID, err: Error) => void): Promise<void> {
     const ids = await this.list('index');
     await this.cache?.retain('index', new Set(ids));
-    let done = 0;
     await mapLimit(ids, this.backend.connections, async (id) => {
-      const idx = decodeIndex((await this.loadUnpacked('index', id)).toString('utf8'));
+      let idx;
+      try {
+        idx = decodeIndex((await this.loadUnpacked('index', id)).toString('utf8'));
+      } catch (err) {
+        if (!onDamaged) throw err;
+        onDamaged(id, err as Error);
+        return;
+      }
       for (const p of idx.packs) this.index.addPack(p.id, p.blobs);
-      onProgress?.(++done, ids.length);
     });
     await this.cache?.retain('tree-pack', new Set(this.index.packs.keys()));
   }
