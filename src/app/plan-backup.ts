@@ -7,12 +7,9 @@
 import { type BackupProgress, type BackupWarning } from '../core/backup-types.js';
 import { KeepsakeError } from '../core/errors.js';
 import { Repository } from '../core/repository.js';
-import { type Backend } from '../backend/backend.js';
-import { openBackend } from '../backend/open.js';
-import { destinationPassword, type Destination, type Plan } from '../plan/config.js';
-import { attachCache } from './disk-cache.js';
+import { type Destination, type Plan } from '../plan/config.js';
 import { runBackupMany, type BackupOutcome, type ManyOutcome } from './backup.js';
-import { findDestination, isUnplugged, type PlanEnv } from './plan.js';
+import { findDestination, isUnplugged, openDestination, type PlanEnv } from './plan.js';
 
 export interface PlanBackupRequest {
   plan: Plan;
@@ -48,7 +45,6 @@ export interface DestinationOutcome {
 
 interface Reached {
   d: Destination;
-  backend: Backend;
   repo: Repository;
   sources: SourceOutcome[];
   /** Set when the destination could not be opened or locked, or failed for every source. */
@@ -69,14 +65,8 @@ export async function runPlanBackup(req: PlanBackupRequest): Promise<Destination
         continue;
       }
       try {
-        const backend = await openBackend(d.repository, { env: req.penv.env, onRetry: req.penv.onRetry });
-        try {
-          const repo = attachCache(await Repository.open(backend, await destinationPassword(d, req.penv.env)), req.penv.env);
-          reached.push({ d, backend, repo, sources: [] });
-        } catch (err) {
-          await backend.close();
-          throw err;
-        }
+        const repo = await openDestination(d, req.penv);
+        reached.push({ d, repo, sources: [] });
       } catch (err) {
         out.set(d.name, { destination: d.name, status: 'failed', message: (err as Error).message, sources: [] });
       }
@@ -111,7 +101,7 @@ export async function runPlanBackup(req: PlanBackupRequest): Promise<Destination
     }
     for (const r of reached) await req.afterDestination?.(r.d.name, r.repo).catch(() => undefined);
   } finally {
-    await Promise.all(reached.map((r) => r.backend.close().catch(() => undefined)));
+    await Promise.all(reached.map((r) => r.repo.backend.close().catch(() => undefined)));
   }
   for (const r of reached) {
     const failed = r.sources.filter((s) => s.error);

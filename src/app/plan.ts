@@ -32,13 +32,24 @@ export interface PlanEnv {
   onRetry?: (msg: string) => void;
 }
 
-export async function withDestination<T>(d: Destination, penv: PlanEnv, fn: (repo: Repository) => Promise<T>): Promise<T> {
+/** Open a destination's repository (with its local cache); the caller closes `repo.backend`. */
+export async function openDestination(d: Destination, penv: PlanEnv): Promise<Repository> {
   const password = await destinationPassword(d, penv.env);
   const backend = await openBackend(d.repository, { env: penv.env, onRetry: penv.onRetry });
   try {
-    return await fn(attachCache(await Repository.open(backend, password), penv.env));
-  } finally {
+    return attachCache(await Repository.open(backend, password), penv.env);
+  } catch (err) {
     await backend.close();
+    throw err;
+  }
+}
+
+export async function withDestination<T>(d: Destination, penv: PlanEnv, fn: (repo: Repository) => Promise<T>): Promise<T> {
+  const repo = await openDestination(d, penv);
+  try {
+    return await fn(repo);
+  } finally {
+    await repo.backend.close();
   }
 }
 
