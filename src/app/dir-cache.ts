@@ -4,7 +4,8 @@
  * parent snapshot entirely. It is only a cache: losing it costs time, never correctness, and every
  * tree it names is checked against the repository's index before use.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writePrivateFile } from '../util/private-file.js';
 import os from 'node:os';
 import path from 'node:path';
 import { type DirCache, type DirCacheEntry } from '../core/archive-target.js';
@@ -81,9 +82,6 @@ export class FileDirCache implements DirCache {
     const dirs: Record<string, [string, string, number, number]> = {};
     for (const [d, e] of this.old) dirs[d] = [e.fingerprint, e.tree, e.files, e.bytes];
     for (const [d, e] of this.fresh) dirs[d] = [e.fingerprint, e.tree, e.files, e.bytes];
-    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ version: 1, indexes: currentIndexes, dirs }), { mode: 0o600 });
-    await rename(tmp, this.file);
+    await writePrivateFile(this.file, JSON.stringify({ version: 1, indexes: currentIndexes, dirs }));
   }
 }

@@ -4,7 +4,8 @@
  * ID. Local repositories are read directly: caching a disk on the same disk gains nothing.
  * KEEPSAKE_NO_CACHE=1 turns it off.
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { writePrivateFile } from '../util/private-file.js';
 import path from 'node:path';
 import { type CachedType, type FileCache } from '../core/file-cache.js';
 import { isID, type ID } from '../core/hash.js';
@@ -29,15 +30,7 @@ export class DiskFileCache implements FileCache {
   }
 
   async put(type: CachedType, id: ID, data: Uint8Array): Promise<void> {
-    const file = this.file(type, id);
-    const tmp = `${file}.${process.pid}.tmp`;
-    try {
-      await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-      await writeFile(tmp, data, { mode: 0o600 });
-      await rename(tmp, file);
-    } catch {
-      await rm(tmp, { force: true }).catch(() => undefined);
-    }
+    await writePrivateFile(this.file(type, id), data).catch(() => undefined);
   }
 
   async retain(type: CachedType, keep: ReadonlySet<ID>): Promise<void> {

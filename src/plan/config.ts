@@ -4,7 +4,8 @@
  * schema on every read; written back with smol-toml, so comments in a hand-edited file are lost
  * when a command changes it (the commands say so in their help).
  */
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { writePrivateFile } from '../util/private-file.js';
 import path from 'node:path';
 import { parse, stringify } from 'smol-toml';
 import { z } from 'zod';
@@ -102,14 +103,11 @@ export async function loadPlan(file: string, opts: { required?: boolean } = {}):
 }
 
 export async function savePlan(file: string, plan: Plan): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const body = stringify({
     source: plan.source.map((s) => ({ ...s })),
     destination: plan.destination.map((d) => Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined))),
   });
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, `# keepsake plan: sources of originals and backup destinations (see \`keepsake destination --help\`)\n${body}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+  await writePrivateFile(file, `# keepsake plan: sources of originals and backup destinations (see \`keepsake destination --help\`)\n${body}\n`);
 }
 
 export function addSource(plan: Plan, s: Source): Plan {
