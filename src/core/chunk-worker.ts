@@ -37,9 +37,16 @@ interface FileState {
 
 let pending: PendingChunk[] = [];
 const openFiles: FileState[] = [];
+// Pack buffers come back from the main thread once their upload is done and are reused, so a
+// worker holds at most packsInFlight + 1 of them per destination and leaves no garbage behind.
+const spare: Buffer[] = [];
+function packBuffer(size: number): Buffer {
+  const i = spare.findIndex((b) => b.length >= size);
+  return i >= 0 ? spare.splice(i, 1)[0]! : Buffer.allocUnsafe(size);
+}
 const dests = init.destinations.map((d) => ({
   compress: d.compress,
-  pack: new PackBuilder({ encrypt: d.key.encrypt, macK: d.key.macK, macR: d.key.macR } satisfies MasterKey, 'data', init.packSize),
+  pack: new PackBuilder({ encrypt: d.key.encrypt, macK: d.key.macK, macR: d.key.macR } satisfies MasterKey, 'data', init.packSize, packBuffer),
 }));
 
 // Replies from the main thread arrive in order: one `need` per `hashes`, one `ack` per `pack`.
@@ -55,15 +62,18 @@ function waitFor(kind: 'need' | 'ack'): Promise<ToWorker> {
   return new Promise((resolve) => waiters.push({ kind, resolve }));
 }
 
-let packAck: Promise<unknown> = Promise.resolve();
+const uploading: Promise<ToWorker>[] = [];
 
 async function sendPack(dest: number): Promise<void> {
-  // At most one pack in flight per worker: this is the backpressure from slow uploads.
-  await packAck;
-  const p = dests[dest]!.pack.finish(true);
-  // The pack owns its ArrayBuffer (large allocations never come from Node's shared pool): transfer it.
+  // This is the backpressure from slow uploads.
+  while (uploading.length >= init.packsInFlight) await uploading.shift();
+  const p = dests[dest]!.pack.finish();
+  // A pack buffer is never from Node's shared pool (it is far larger): its ArrayBuffer is the pack's alone.
   const ab = p.data.buffer as ArrayBuffer;
-  packAck = waitFor('ack');
+  uploading.push(waitFor('ack').then((m) => {
+    if (m.t === 'ack' && m.buffer) spare.push(Buffer.from(m.buffer));
+    return m;
+  }));
   post({ t: 'pack', dest, id: p.id, data: ab, length: p.data.length, offset: p.data.byteOffset, blobs: p.blobs }, [ab]);
 }
 
@@ -163,7 +173,7 @@ async function handle(m: ToWorker): Promise<void> {
     await round();
     used = 0;
     for (let d = 0; d < dests.length; d++) if (dests[d]!.pack.count > 0) await sendPack(d);
-    await packAck;
+    await Promise.all(uploading.splice(0));
     post({ t: 'flushed' });
   }
 }

@@ -23,7 +23,16 @@ export class PackBuilder {
   private used = 0;
   readonly blobs: PackedBlob[] = [];
 
-  constructor(private readonly key: MasterKey, readonly type: BlobType, private readonly target = defaultPackSize) {
+  /**
+   * `alloc` supplies the buffer a pack is assembled in (at least the size asked for): a chunk worker
+   * hands out buffers that came back from finished uploads instead of allocating new ones.
+   */
+  constructor(
+    private readonly key: MasterKey,
+    readonly type: BlobType,
+    private readonly target = defaultPackSize,
+    private readonly alloc: (size: number) => Buffer = Buffer.allocUnsafe,
+  ) {
     this.buf = Buffer.allocUnsafe(0);
   }
 
@@ -65,7 +74,7 @@ export class PackBuilder {
   }
 
   private grow(need: number): void {
-    const next = Buffer.allocUnsafe(Math.max(this.target, this.used + need));
+    const next = this.alloc(Math.max(this.target, this.used + need));
     this.buf.copy(next, 0, 0, this.used);
     this.buf = next;
   }
@@ -85,19 +94,17 @@ export class PackBuilder {
   }
 
   /**
-   * Append the header and return the pack; the builder is empty again afterwards. With `keepBuffer`
-   * the pack is copied out and the builder's buffer reused (a worker sends packs away); otherwise the
-   * pack is the buffer itself.
+   * Append the header and return the pack. The pack is a view of the builder's buffer, which goes
+   * with it: the builder starts the next pack in a new one.
    */
-  finish(keepBuffer = false): FinishedPack {
+  finish(): FinishedPack {
     const trailer = packTrailer(this.key, this.blobs);
     if (this.used + trailer.length > this.buf.length) this.grow(trailer.length);
     trailer.copy(this.buf, this.used);
-    const inPlace = this.buf.subarray(0, this.used + trailer.length);
-    const data = keepBuffer ? Buffer.from(inPlace) : inPlace;
+    const data = this.buf.subarray(0, this.used + trailer.length);
     this.verify(data);
     const pack = { id: hashID(data), data, blobs: this.blobs.splice(0) };
-    if (!keepBuffer) this.buf = Buffer.allocUnsafe(0);
+    this.buf = Buffer.allocUnsafe(0);
     this.used = 0;
     return pack;
   }

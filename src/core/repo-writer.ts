@@ -80,20 +80,28 @@ export class RepoWriter {
   /**
    * Upload a finished pack. Resolves once the upload has started within the connection limit, so
    * callers feel backpressure; the upload itself completes in the background (see flush()).
+   * `saved(ok)` is called once the backend is done with the pack's bytes.
    */
-  async upload(pack: FinishedPack): Promise<void> {
+  async upload(pack: FinishedPack, saved?: (ok: boolean) => void): Promise<void> {
     this.throwIfFailed();
     while (this.inFlight.size >= this.repo.backend.connections) await Promise.race(this.inFlight);
     this.throwIfFailed();
-    const p = this.doUpload(pack).catch((err) => {
+    const p = this.doUpload(pack, saved).catch((err) => {
       this.failure ??= err;
     });
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
   }
 
-  private async doUpload(pack: FinishedPack): Promise<void> {
-    await this.repo.backend.save({ type: 'pack', name: pack.id }, pack.data);
+  private async doUpload(pack: FinishedPack, saved?: (ok: boolean) => void): Promise<void> {
+    const size = pack.data.length;
+    try {
+      await this.repo.backend.save({ type: 'pack', name: pack.id }, pack.data);
+    } catch (err) {
+      saved?.(false);
+      throw err;
+    }
+    saved?.(true);
     this.repo.index.addPack(pack.id, pack.blobs);
     for (const b of pack.blobs) {
       this.claimed.delete(b.id);
@@ -103,7 +111,7 @@ export class RepoWriter {
       }
     }
     this.stats.packs++;
-    this.stats.uploadedBytes += pack.data.length;
+    this.stats.uploadedBytes += size;
     this.unindexed.push({ id: pack.id, blobs: pack.blobs });
     this.unindexedBlobs += pack.blobs.length;
     if (this.unindexedBlobs >= 50_000 || this.now() - this.lastIndex >= (this.opts.indexEveryMs ?? 30_000)) {

@@ -50,8 +50,13 @@ export class ChunkPool {
       polynomial: opts.polynomial.toString(16),
       packSize: opts.packSize,
       arenaSize: 16 * 1024 * 1024,
+      packsInFlight: 1,
     };
     const n = opts.workers ?? Math.max(1, Math.min(os.availableParallelism(), 8));
+    // Enough uploads at once to use the destinations' connections, and no more: every pack in
+    // flight is a buffer of packSize bytes.
+    const connections = Math.min(...this.writers.map((w) => w.repo.backend.connections));
+    init.packsInFlight = Math.max(1, Math.min(4, Math.floor(connections / n)));
     for (let i = 0; i < n; i++) {
       const worker = new Worker(new URL('./chunk-worker.js', import.meta.url), { workerData: init });
       const slot: Slot = { worker, batches: 0, jobs: new Set() };
@@ -129,10 +134,17 @@ export class ChunkPool {
       }
       case 'pack': {
         const data = Buffer.from(m.data, m.offset, m.length);
-        this.writers[m.dest]!
-          .upload({ id: m.id, data, blobs: m.blobs })
-          .catch((err) => this.opts.onUploadError(m.dest, err))
-          .finally(() => this.send(slot, { t: 'ack' }));
+        // The buffer goes back to the worker once the backend is done with it: after a successful
+        // save. After a failed one it is left to the garbage collector, in case a failed request
+        // could still be reading it.
+        const giveBack = (ok: boolean) => {
+          if (ok) this.send(slot, { t: 'ack', buffer: m.data }, [m.data]);
+          else this.send(slot, { t: 'ack' });
+        };
+        this.writers[m.dest]!.upload({ id: m.id, data, blobs: m.blobs }, giveBack).catch((err) => {
+          giveBack(false);
+          this.opts.onUploadError(m.dest, err);
+        });
         return;
       }
       case 'file-done':

@@ -7,6 +7,8 @@ export interface WorkerInit {
   polynomial: string;
   packSize: number;
   arenaSize: number;
+  /** Packs a worker may have uploading at once; it keeps filling the next one meanwhile. */
+  packsInFlight: number;
 }
 
 export interface WorkerFile {
@@ -22,7 +24,8 @@ export type ToWorker =
   | { t: 'files'; files: WorkerFile[] }
   /** need[chunk * destinations + d]: 1 if destination d must store that chunk. */
   | { t: 'need'; need: Uint8Array }
-  | { t: 'ack' }
+  /** An upload finished: the pack's buffer comes back for the next pack (absent if it failed). */
+  | { t: 'ack'; buffer?: ArrayBuffer }
   | { t: 'flush' };
 
 export type FromWorker =
