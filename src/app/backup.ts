@@ -4,7 +4,7 @@ import path from 'node:path';
 import { backupMany } from '../core/archiver.js';
 import { type BackupProgress, type BackupResult, type BackupWarning } from '../core/backup-types.js';
 import { acquireLock, type Lock } from '../core/lock.js';
-import { Scanner } from '../core/scanner.js';
+import { type Scanner } from '../core/scanner.js';
 import { type Repository } from '../core/repository.js';
 import { matches, newestFirst, type StoredSnapshot } from '../core/snapshot.js';
 import { FileDirCache } from './dir-cache.js';
@@ -24,18 +24,8 @@ export interface BackupRequest {
   onLoading?: (what: string) => void;
   /** Where the local folder cache lives (KEEPSAKE_CACHE_DIR, XDG_CACHE_HOME); none without it. */
   env?: NodeJS.ProcessEnv;
-  /** The paths' scan, started early (see startScan); awaited once the repositories are ready. */
+  /** The paths' scan, started early (see startScan in scan.ts); awaited once the repositories are ready. */
   scan?: Promise<Scanner>;
-}
-
-/**
- * Start scanning the folders to back up before the repository is open: the scan only stats, and it
- * overlaps the password's key derivation and the index download.
- */
-export function startScan(paths: string[]): Promise<Scanner> {
-  const scan = new Scanner(true).scanPaths(paths);
-  scan.catch(() => undefined); // if the repository cannot be opened, nobody awaits it
-  return scan;
 }
 
 export interface BackupOutcome extends BackupResult {

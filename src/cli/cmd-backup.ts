@@ -1,6 +1,4 @@
 import { type Command } from 'commander';
-import { runBackup, startScan } from '../app/backup.js';
-import { withRepository } from '../app/repo.js';
 import { KeepsakeError } from '../core/errors.js';
 import { context } from './context.js';
 import { ExitCode } from './exit.js';
@@ -39,7 +37,12 @@ Examples:
       const progress = new ProgressLine('backup', !ctx.json && !ctx.quiet);
       const started = Date.now();
       try {
+        // The scan starts before the repository's modules load (zod, libsodium, zstd): its
+        // workers are already listing folders while the main thread loads them and opens the repository.
+        const { startScan } = await import('../app/scan.js');
         const scan = startScan(paths);
+        const { withRepository } = await import('../app/repo.js');
+        const { runBackup } = await import('../app/backup.js');
         const r = await withRepository(ref, (repo) => runBackup(repo, {
           scan,
           paths,

@@ -1,6 +1,4 @@
 import { type Command } from 'commander';
-import { listFiles, listSnapshots } from '../app/browse.js';
-import { withRepository } from '../app/repo.js';
 import { context } from './context.js';
 import { bytes } from './format.js';
 
@@ -12,6 +10,8 @@ export function registerSnapshots(program: Command): void {
     .option('--tag <tag>', 'only snapshots with this tag (repeatable)', collect, [])
     .action(async (opts: { host: string[]; tag: string[] }, cmd: Command) => {
       const ctx = context(cmd);
+      const { withRepository } = await import('../app/repo.js');
+      const { listSnapshots } = await import('../app/browse.js');
       const snaps = await withRepository(await ctx.ref(), (repo) => listSnapshots(repo, { hosts: opts.host, tags: opts.tag }));
       if (ctx.json) {
         ctx.emitJson(snaps.map((s) => ({ ...s, short_id: s.id.slice(0, 8) })));
@@ -36,6 +36,8 @@ export function registerLs(program: Command): void {
     .option('--no-recursive', 'list only the folder itself, not what is below it')
     .action(async (snapshot: string, sub: string, opts: { long?: boolean; recursive: boolean }, cmd: Command) => {
       const ctx = context(cmd);
+      const { withRepository } = await import('../app/repo.js');
+      const { listFiles } = await import('../app/browse.js');
       await withRepository(await ctx.ref(), async (repo) => {
         const snap = await repo.findSnapshot(snapshot);
         if (ctx.json) ctx.emitJson({ ...snap, short_id: snap.id.slice(0, 8), struct_type: 'snapshot' });

@@ -1,9 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { runCheck } from '../app/browse.js';
-import { withRepository } from '../app/repo.js';
-import { destinationsAt, recordVerified, verifyPlan } from '../app/verify.js';
 import { type CheckResult } from '../core/checker.js';
-import { loadPlan } from '../plan/config.js';
 import { context, type Ctx } from './context.js';
 import { ExitCode } from './exit.js';
 import { bytes, count } from './format.js';
@@ -37,9 +33,13 @@ Exit code 4 means damage was found (7: a plan destination could not be checked).
       const ctx = context(cmd);
       const location = cmd.optsWithGlobals<{ repo?: string }>().repo ?? process.env.KEEPSAKE_REPOSITORY;
       if (!location) return checkPlan(cmd, ctx, opts);
+      const { withRepository } = await import('../app/repo.js');
+      const { runCheck } = await import('../app/browse.js');
       const r = await withRepository(await ctx.ref(), (repo) => runCheck(repo, opts));
       report(ctx, r);
       if (r.ok && (opts.readData || opts.readDataSubset !== undefined)) {
+        const { loadPlan } = await import('../plan/config.js');
+        const { destinationsAt, recordVerified } = await import('../app/verify.js');
         const plan = await loadPlan(planFile(cmd)).catch(() => undefined);
         if (plan) recordVerified(process.env, destinationsAt(plan, location), Date.now());
       }
@@ -49,6 +49,8 @@ Exit code 4 means damage was found (7: a plan destination could not be checked).
 }
 
 async function checkPlan(cmd: Command, ctx: Ctx, opts: CheckFlags): Promise<void> {
+  const { loadPlan } = await import('../plan/config.js');
+  const { verifyPlan } = await import('../app/verify.js');
   const plan = await loadPlan(planFile(cmd), { required: true });
   const results = await verifyPlan(plan, planEnv(ctx.quiet), opts, Date.now);
   if (ctx.json) ctx.emitJson({ message_type: 'plan_check', destinations: results });

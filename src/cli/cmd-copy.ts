@@ -1,9 +1,5 @@
 /** `keepsake copy --from A --to B`: bring one destination's missing snapshots over from another. */
 import { type Command } from 'commander';
-import { runCopy } from '../app/copy.js';
-import { findDestination, withDestination } from '../app/plan.js';
-import { refreshLedger } from '../app/status.js';
-import { loadPlan } from '../plan/config.js';
 import { context } from './context.js';
 import { bytes } from './format.js';
 import { planEnv, planFile } from './plan-context.js';
@@ -20,6 +16,10 @@ Both repositories must use the same chunker parameters (as with restic's --copy-
 destinations created with \`keepsake destination add … --init\` share them.`)
     .action(async (opts: { from: string; to: string; dryRun?: boolean }, cmd: Command) => {
       const ctx = context(cmd);
+      const { loadPlan } = await import('../plan/config.js');
+      const { findDestination, withDestination } = await import('../app/plan.js');
+      const { runCopy } = await import('../app/copy.js');
+      const { refreshLedger } = await import('../app/status.js');
       const plan = await loadPlan(planFile(cmd), { required: true });
       const penv = planEnv(ctx.quiet);
       const [a, b] = [findDestination(plan, opts.from), findDestination(plan, opts.to)];

@@ -1,12 +1,8 @@
 /** `keepsake forget` and `keepsake prune`: retention that never loses a photo, on one repository or the plan. */
 import { type Command } from 'commander';
-import { isUnplugged, findDestination, withDestination } from '../app/plan.js';
-import { withRepository } from '../app/repo.js';
-import { runForget, runPrune, type ForgetOutcome } from '../app/retention.js';
-import { refreshLedger } from '../app/status.js';
+import { type ForgetOutcome } from '../app/retention.js';
 import { type PruneStats } from '../core/prune.js';
 import { type Repository } from '../core/repository.js';
-import { loadPlan } from '../plan/config.js';
 import { context, type Ctx } from './context.js';
 import { ExitCode } from './exit.js';
 import { bytes } from './format.js';
@@ -21,9 +17,13 @@ const int = (v: string) => {
 /** Run `fn` on --repo, or on every reachable destination of the plan (or those named). */
 async function eachRepository(cmd: Command, ctx: Ctx, names: string[], fn: (repo: Repository, label: string) => Promise<void>): Promise<void> {
   if (cmd.optsWithGlobals<{ repo?: string }>().repo || process.env.KEEPSAKE_REPOSITORY) {
+    const { withRepository } = await import('../app/repo.js');
     await withRepository(await ctx.ref(), (repo) => fn(repo, repo.backend.location));
     return;
   }
+  const { loadPlan } = await import('../plan/config.js');
+  const { isUnplugged, findDestination, withDestination } = await import('../app/plan.js');
+  const { refreshLedger } = await import('../app/status.js');
   const plan = await loadPlan(planFile(cmd), { required: true });
   const chosen = names.length ? names.map((n) => findDestination(plan, n)) : plan.destination;
   const failed: string[] = [];
@@ -91,6 +91,7 @@ only by \`keepsake prune\` (or --prune).`)
     .action(async (opts: { keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; keepYearly?: number;
       allowLoss?: boolean; dryRun?: boolean; prune?: boolean; destination: string[] }, cmd: Command) => {
       const ctx = context(cmd);
+      const { runForget, runPrune } = await import('../app/retention.js');
       const policy = { last: opts.keepLast, daily: opts.keepDaily, weekly: opts.keepWeekly, monthly: opts.keepMonthly, yearly: opts.keepYearly };
       await eachRepository(cmd, ctx, opts.destination, async (repo, label) => {
         const r = await runForget(repo, { policy, allowLoss: opts.allowLoss, dryRun: opts.dryRun });
@@ -104,6 +105,7 @@ only by \`keepsake prune\` (or --prune).`)
     .option('--destination <name>', 'plan mode: only this destination (repeatable)', (v: string, p: string[]) => [...p, v], [])
     .action(async (opts: { destination: string[] }, cmd: Command) => {
       const ctx = context(cmd);
+      const { runPrune } = await import('../app/retention.js');
       await eachRepository(cmd, ctx, opts.destination, async (repo, label) => {
         sayPrune(ctx, label, await runPrune(repo, { onStep: (w) => !ctx.json && ctx.note(`${label}: ${w}`) }));
       });

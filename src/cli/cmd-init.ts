@@ -1,5 +1,4 @@
 import { type Command } from 'commander';
-import { initRepository } from '../app/repo.js';
 import { context } from './context.js';
 
 export function registerInit(program: Command): void {
@@ -15,6 +14,7 @@ Example:
     .action(async (_opts, cmd: Command) => {
       const ctx = context(cmd);
       const ref = await ctx.ref({ confirm: true });
+      const { initRepository } = await import('../app/repo.js');
       const r = await initRepository(ref);
       if (ctx.json) ctx.emitJson({ message_type: 'initialized', id: r.id, repository: r.location });
       else ctx.say(`created repository ${r.id.slice(0, 10)} at ${r.location}\nKeep the password safe: losing it means losing access to the backup.`);

@@ -1,6 +1,4 @@
 import { type Command } from 'commander';
-import { withRepository } from '../app/repo.js';
-import { parseKeyFile } from '../core/keys.js';
 import { readPassword } from './password.js';
 import { context } from './context.js';
 
@@ -11,6 +9,8 @@ export function registerKey(program: Command): void {
     .description('list key files')
     .action(async (_o, cmd: Command) => {
       const ctx = context(cmd);
+      const { withRepository } = await import('../app/repo.js');
+      const { parseKeyFile } = await import('../core/keys.js');
       const keys = await withRepository(await ctx.ref(), async (repo) => {
         const out = [];
         for (const id of await repo.list('key')) {
@@ -31,6 +31,7 @@ export function registerKey(program: Command): void {
       const ref = await ctx.ref();
       const env = { ...process.env, KEEPSAKE_PASSWORD: process.env.KEEPSAKE_NEW_PASSWORD };
       const pw = await readPassword({ passwordFile: opts.newPasswordFile, env }, { confirm: true, prompt: 'new password: ' });
+      const { withRepository } = await import('../app/repo.js');
       const id = await withRepository(ref, (repo) => repo.addKey(pw));
       if (ctx.json) ctx.emitJson({ message_type: 'key_added', id });
       else ctx.say(`saved new key ${id.slice(0, 8)}`);

@@ -1,10 +1,8 @@
 /** `keepsake source add|list` and `keepsake destination add|list`: edit the plan without prompts. */
 import { type Command, Option } from 'commander';
-import { initDestination } from '../app/plan.js';
-import {
-  addDestination, addSource, checkPrivate, loadPlan, mediaKinds, rhythms, savePlan, type Destination, type Media, type Rhythm,
-} from '../plan/config.js';
-import { redactLocation } from '../backend/open.js';
+import { redactLocation } from '../backend/redact.js';
+import { mediaKinds, rhythms, type Media, type Rhythm } from '../plan/basics.js';
+import { type Destination } from '../plan/config.js';
 import { context } from './context.js';
 import { planEnv, planFile } from './plan-context.js';
 
@@ -19,6 +17,7 @@ export function registerPlan(program: Command): void {
     .action(async (name: string, folder: string, opts: { media: Media }, cmd: Command) => {
       const ctx = context(cmd);
       const file = planFile(cmd);
+      const { addSource, loadPlan, savePlan } = await import('../plan/config.js');
       const plan = addSource(await loadPlan(file), { name, path: folder, media: opts.media });
       await savePlan(file, plan);
       ctx.say(`source ${name} added to ${file}`);
@@ -28,6 +27,7 @@ export function registerPlan(program: Command): void {
     .description('list the sources of the plan')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = context(cmd);
+      const { loadPlan } = await import('../plan/config.js');
       const plan = await loadPlan(planFile(cmd));
       if (ctx.json) ctx.emitJson(plan.source);
       for (const s of plan.source) ctx.say(`${s.name.padEnd(16)} ${s.path}  (${s.media})`);
@@ -71,11 +71,13 @@ Example:
         password_file: passwordFile,
         password_env: opts.passwordEnv,
       };
+      const { addDestination, checkPrivate, loadPlan, savePlan } = await import('../plan/config.js');
       const before = await loadPlan(file);
       const plan = addDestination(before, d);
       const added = plan.destination.at(-1)!;
       if (added.password_file) await checkPrivate(added.password_file, name);
       if (opts.init) {
+        const { initDestination } = await import('../app/plan.js');
         const r = await initDestination(before, added, planEnv(ctx.quiet));
         ctx.say(`created repository ${r.id.slice(0, 8)} at ${redactLocation(repository)}${r.sharedPolynomial ? ' (chunker parameters shared with the other destinations)' : ''}`);
       }
@@ -87,6 +89,7 @@ Example:
     .description('list the destinations of the plan')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = context(cmd);
+      const { loadPlan } = await import('../plan/config.js');
       const plan = await loadPlan(planFile(cmd));
       if (ctx.json) ctx.emitJson(plan.destination.map((d) => ({ ...d, repository: redactLocation(d.repository) })));
       for (const d of plan.destination) {

@@ -1,6 +1,4 @@
 import { type Command } from 'commander';
-import { withRepository } from '../app/repo.js';
-import { runRestore } from '../app/restore.js';
 import { context } from './context.js';
 import { ExitCode } from './exit.js';
 import { bytes, count, duration } from './format.js';
@@ -28,6 +26,8 @@ Examples:
       const ctx = context(cmd);
       const progress = new ProgressLine('restore', !ctx.json && !ctx.quiet);
       const started = Date.now();
+      const { withRepository } = await import('../app/repo.js');
+      const { runRestore } = await import('../app/restore.js');
       const r = await withRepository(await ctx.ref(), (repo) => runRestore(repo, {
         snapshot,
         target: opts.target,

@@ -1,11 +1,9 @@
 /** `keepsake setup`: build the plan by answering questions on a terminal. */
 import { type Command } from 'commander';
 import { createInterface, type Interface } from 'node:readline/promises';
-import { initDestination } from '../app/plan.js';
 import { KeepsakeError } from '../core/errors.js';
-import {
-  addDestination, addSource, checkPrivate, loadPlan, mediaKinds, rhythms, savePlan, type Destination, type Plan,
-} from '../plan/config.js';
+import { mediaKinds, rhythms } from '../plan/basics.js';
+import { type Destination, type Plan } from '../plan/config.js';
 import { context } from './context.js';
 import { planEnv, planFile } from './plan-context.js';
 
@@ -25,6 +23,7 @@ Without a terminal, use the non-interactive commands instead:
         });
       }
       const file = planFile(cmd);
+      const { loadPlan, savePlan } = await import('../plan/config.js');
       const rl = createInterface({ input: process.stdin, output: process.stdout });
       try {
         let plan = await loadPlan(file);
@@ -57,6 +56,7 @@ async function yes(rl: Interface, q: string, def: boolean): Promise<boolean> {
 }
 
 async function askSources(rl: Interface, plan: Plan): Promise<Plan> {
+  const { addSource } = await import('../plan/config.js');
   while (await yes(rl, plan.source.length === 0 ? 'Add a folder of originals?' : 'Add another folder of originals?', plan.source.length === 0)) {
     const folder = await ask(rl, '  folder');
     const name = await ask(rl, '  short name', folder.split('/').filter(Boolean).at(-1));
@@ -70,6 +70,8 @@ async function askSources(rl: Interface, plan: Plan): Promise<Plan> {
 }
 
 async function askDestinations(rl: Interface, plan: Plan, quiet: boolean): Promise<Plan> {
+  const { addDestination, checkPrivate } = await import('../plan/config.js');
+  const { initDestination } = await import('../app/plan.js');
   while (await yes(rl, plan.destination.length === 0 ? 'Add a backup destination?' : 'Add another destination?', plan.destination.length < 3)) {
     const name = await ask(rl, '  short name');
     const repository = await ask(rl, '  repository (folder, sftp:…, s3:…, rest:…, rclone:…)');

@@ -1,9 +1,9 @@
 /** `keepsake status`: is every photo safe, three times, on two kinds of media, one far away? */
 import { type Command } from 'commander';
-import { planStatus, type StatusOutcome } from '../app/status.js';
-import { redactLocation } from '../backend/open.js';
+import { type StatusOutcome } from '../app/status.js';
+import { redactLocation } from '../backend/redact.js';
 import { type DestinationReport } from '../plan/assess.js';
-import { loadPlan, type Plan } from '../plan/config.js';
+import { type Plan } from '../plan/config.js';
 import { context, type Ctx } from './context.js';
 import { ExitCode } from './exit.js';
 import { count } from './format.js';
@@ -21,6 +21,8 @@ Exit codes: 0 every photo meets 3-2-1 and every destination is on time; 5 some p
 6 all photos meet 3-2-1 but a destination is overdue or could not be read. Suited to monitors.`)
     .action(async (opts: { rebuild?: boolean; offline?: boolean; show: number }, cmd: Command) => {
       const ctx = context(cmd);
+      const { loadPlan } = await import('../plan/config.js');
+      const { planStatus } = await import('../app/status.js');
       const plan = await loadPlan(planFile(cmd), { required: true });
       const nowMs = process.env.KEEPSAKE_NOW ? Date.parse(process.env.KEEPSAKE_NOW) : Date.now();
       const st = await planStatus({

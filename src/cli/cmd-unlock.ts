@@ -1,7 +1,4 @@
 import { type Command } from 'commander';
-import { withRepository } from '../app/repo.js';
-import { indexOrphanPacks } from '../core/recover.js';
-import { removeStaleLocks } from '../core/lock.js';
 import { context } from './context.js';
 
 export function registerUnlock(program: Command): void {
@@ -15,6 +12,9 @@ restic refuses some commands (check, prune) while such a lock exists: run this f
 run had uploaded are indexed before its lock goes, so no uploaded data is lost or sent again.`)
     .action(async (opts: { removeAll?: boolean }, cmd: Command) => {
       const ctx = context(cmd);
+      const { withRepository } = await import('../app/repo.js');
+      const { indexOrphanPacks } = await import('../core/recover.js');
+      const { removeStaleLocks } = await import('../core/lock.js');
       const r = await withRepository(await ctx.ref(), async (repo) => {
         await repo.loadIndex();
         const indexed = await indexOrphanPacks(repo);

@@ -1,9 +1,6 @@
 /** `keepsake backup` without paths: the plan's sources to its destinations, and the summary. */
 import { type Command } from 'commander';
-import { runPlanBackup } from '../app/plan-backup.js';
-import { refreshLedger } from '../app/status.js';
 import { KeepsakeError } from '../core/errors.js';
-import { loadPlan } from '../plan/config.js';
 import { context } from './context.js';
 import { ExitCode } from './exit.js';
 import { bytes, count } from './format.js';
@@ -19,6 +16,9 @@ export async function backupPlan(cmd: Command, opts: { host?: string; force?: bo
   if (opts.tag.length > 0 || opts.parent) {
     throw new KeepsakeError('invalid-argument', '--tag and --parent apply to single-repository backups; plan snapshots are tagged with the source name');
   }
+  const { loadPlan } = await import('../plan/config.js');
+  const { runPlanBackup } = await import('../app/plan-backup.js');
+  const { refreshLedger } = await import('../app/status.js');
   const plan = await loadPlan(planFile(cmd), { required: true });
   const abort = onInterrupt(ctx, 'finishing the upload in progress');
   const progress = new ProgressLine('backup', !ctx.json && !ctx.quiet);

@@ -1,7 +1,7 @@
 /** The plan file of a command: --config (global), KEEPSAKE_CONFIG, or the user's config folder. */
 import { type Command } from 'commander';
 import { type PlanEnv } from '../app/plan.js';
-import { configPath } from '../plan/config.js';
+import { configPath } from '../plan/basics.js';
 import { retryReporter } from './context.js';
 
 export function planFile(cmd: Command): string {

@@ -10,11 +10,9 @@ import path from 'node:path';
 import { parse, stringify } from 'smol-toml';
 import { z } from 'zod';
 import { KeepsakeError } from '../core/errors.js';
+import { configPath, mediaKinds, rhythms, type Media, type Rhythm } from './basics.js';
 
-export const mediaKinds = ['internal-disk', 'external-drive', 'nas', 'cloud'] as const;
-export type Media = (typeof mediaKinds)[number];
-export const rhythms = ['daily', 'weekly', 'monthly'] as const;
-export type Rhythm = (typeof rhythms)[number];
+export { configPath, mediaKinds, rhythms, type Media, type Rhythm };
 
 /** How long a rhythm allows between two backups before a destination is overdue. */
 export const rhythmDays: Record<Rhythm, number> = { daily: 1, weekly: 7, monthly: 31 };
@@ -53,13 +51,6 @@ export interface Plan {
 }
 
 /** Where the plan lives: --config, then KEEPSAKE_CONFIG, then $XDG_CONFIG_HOME/keepsake/keepsake.toml. */
-export function configPath(env: NodeJS.ProcessEnv, override?: string): string {
-  if (override) return path.resolve(override);
-  if (env.KEEPSAKE_CONFIG) return path.resolve(env.KEEPSAKE_CONFIG);
-  const base = env.XDG_CONFIG_HOME || path.join(env.HOME ?? '/', '.config');
-  return path.join(base, 'keepsake', 'keepsake.toml');
-}
-
 export function parsePlan(text: string, file: string): Plan {
   let raw: unknown;
   try {

@@ -1,0 +1,12 @@
+/** The scan of a backup's folders, in a module of its own: it starts before the heavy ones load. */
+import { Scanner } from '../core/scanner.js';
+
+/**
+ * Start scanning the folders to back up before the repository is open: the scan only stats, and it
+ * overlaps the password's key derivation and the index download.
+ */
+export function startScan(paths: string[]): Promise<Scanner> {
+  const scan = new Scanner(true).scanPaths(paths);
+  scan.catch(() => undefined); // if the repository cannot be opened, nobody awaits it
+  return scan;
+}
