@@ -91,3 +91,46 @@ it('after the indexes are rewritten (as prune does), cached trees are looked up 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+it('an unchanged backup needs only the top folders; the full cache is read when something below changed', async () => {
+  const { dir, src, backend, backupOnce } = await setup();
+  try {
+    await backupOnce();
+    await backupOnce(); // access times settle (see above)
+    const repoId = (await Repository.open(backend, 'pw')).config.id;
+    const folder = path.join(dir, 'cache', repoId);
+    const top = JSON.parse(await readFile(path.join(folder, 'top.json'), 'utf8')) as { dirs: Record<string, unknown>; generation: string };
+    assert.deepEqual(Object.keys(top.dirs), [src]);
+    const full = JSON.parse(await readFile(path.join(folder, 'dirs.json'), 'utf8')) as { dirs: Record<string, unknown>; generation: string };
+    assert.equal(Object.keys(full.dirs).length, 4);
+    assert.equal(full.generation, top.generation);
+
+    // Without dirs.json an unchanged library is still reused whole: only top.json is read.
+    await rm(path.join(folder, 'dirs.json'));
+    const same = await backupOnce();
+    assert.equal(same.summary.bytesRead, 0);
+    assert.equal(same.summary.dirsUnmodified, 4);
+
+    // A dirs.json from another generation (cut off between the two writes) is not used. To tell,
+    // its entries for albums b and c name album a's tree: had they been used, b would restore a's files.
+    const rows = full.dirs as Record<string, [string, string, number, number]>;
+    const aTree = rows[path.join(src, 'a')]![1];
+    const poisoned = { ...rows };
+    for (const album of ['b', 'c']) poisoned[path.join(src, album)] = [rows[path.join(src, album)]![0], aTree, 3, 3000];
+    await writeFile(path.join(folder, 'dirs.json'), JSON.stringify({ ...full, dirs: poisoned, generation: 'other' }));
+    await writeFile(path.join(src, 'a', '0.jpg'), 'Y'.repeat(2000));
+    await utimes(path.join(src, 'a', '0.jpg'), new Date(), new Date(Date.now() + 5000));
+    const changed = await backupOnce();
+    assert.equal(changed.summary.filesChanged, 1);
+    assert.equal(await restoredFile(backend, changed.snapshot.tree, path.join(src, 'a', '0.jpg')), 'Y'.repeat(2000));
+    assert.equal(await restoredFile(backend, changed.snapshot.tree, path.join(src, 'b', '1.jpg')), 'b1'.repeat(1000));
+
+    // The backup rewrote both files, as one generation again.
+    const top2 = JSON.parse(await readFile(path.join(folder, 'top.json'), 'utf8')) as { generation: string };
+    const full2 = JSON.parse(await readFile(path.join(folder, 'dirs.json'), 'utf8')) as { dirs: Record<string, [string, string]>; generation: string };
+    assert.equal(full2.generation, top2.generation);
+    assert.notEqual(full2.dirs[path.join(src, 'b')]![1], full2.dirs[path.join(src, 'a')]![1]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -4,6 +4,8 @@
  * parent snapshot entirely. It is only a cache: losing it costs time, never correctness, and every
  * tree it names is checked against the repository's index before use.
  */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { writePrivateFile } from '../util/private-file.js';
 import os from 'node:os';
@@ -17,35 +19,42 @@ export function cacheRoot(env: NodeJS.ProcessEnv): string {
   return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'keepsake');
 }
 
-export class FileDirCache implements DirCache {
-  private readonly old = new Map<string, DirCacheEntry>();
-  private readonly fresh = new Map<string, DirCacheEntry>();
+type Row = [fingerprint: string, tree: string, files: number, bytes: number];
+
+interface CacheFile {
+  version: 1;
   /** The repository's index files when the cache was written. */
+  indexes: string[];
+  /** Written with both files; top.json is used with dirs.json only if they carry the same one. */
+  generation?: string;
+  dirs: Record<string, Row>;
+}
+
+/**
+ * Two files: dirs.json holds every folder, top.json only the top folders (those not inside another).
+ * A backup of an unchanged library looks up its top folders and nothing else, so it reads the small
+ * file only; the large one (one line per folder: tens of thousands) is read the first time a folder
+ * below the top is looked up or the cache is rewritten.
+ */
+export class FileDirCache implements DirCache {
+  private readonly top = new Map<string, DirCacheEntry>();
+  private old: Map<string, DirCacheEntry> | undefined;
+  private readonly fresh = new Map<string, DirCacheEntry>();
   private indexes: string[] = [];
+  private generation: string | undefined;
   trusted = false;
 
-  private constructor(private readonly file: string) {}
+  private constructor(private readonly folder: string) {}
 
   static async load(env: NodeJS.ProcessEnv, repoId: string): Promise<FileDirCache> {
-    const c = new FileDirCache(path.join(cacheRoot(env), repoId, 'dirs.json'));
-    try {
-      const raw = JSON.parse(await readFile(c.file, 'utf8')) as unknown;
-      // Checked entry by entry rather than with a schema library: tens of thousands of entries,
-      // read at the start of every backup. A malformed entry is skipped (it is only a cache).
-      const file = raw as { version?: unknown; dirs?: unknown; indexes?: unknown };
-      const dirs = file?.version === 1 ? file.dirs : undefined;
-      if (Array.isArray(file?.indexes)) c.indexes = file.indexes.filter(isID);
-      if (typeof dirs === 'object' && dirs !== null) {
-        for (const [dir, e] of Object.entries(dirs)) {
-          if (!Array.isArray(e) || e.length !== 4) continue;
-          const [fingerprint, tree, files, bytes] = e as unknown[];
-          if (typeof fingerprint === 'string' && isID(tree) && Number.isSafeInteger(files) && Number.isSafeInteger(bytes)) {
-            c.old.set(dir, { fingerprint, tree, files: files as number, bytes: bytes as number });
-          }
-        }
-      }
-    } catch {
-      // Missing or unreadable: start empty.
+    const c = new FileDirCache(path.join(cacheRoot(env), repoId));
+    const top = parseCacheFile(await readFile(path.join(c.folder, 'top.json'), 'utf8').catch(() => undefined), c.top);
+    if (top) {
+      c.indexes = top.indexes;
+      c.generation = top.generation;
+    } else {
+      // No top.json (a cache written before it existed): the whole cache, now.
+      c.loadAll();
     }
     return c;
   }
@@ -57,16 +66,39 @@ export class FileDirCache implements DirCache {
    */
   trustIf(currentIndexes: readonly string[]): boolean {
     const now = new Set(currentIndexes);
-    this.trusted = this.indexes.length > 0 && this.old.size > 0 && this.indexes.every((id) => now.has(id));
+    const entries = this.old?.size ?? this.top.size;
+    this.trusted = this.indexes.length > 0 && entries > 0 && this.indexes.every((id) => now.has(id));
     return this.trusted;
   }
 
   get(dir: string): DirCacheEntry | undefined {
-    return this.old.get(dir);
+    return this.top.get(dir) ?? this.all().get(dir);
   }
 
   set(dir: string, entry: DirCacheEntry): void {
     this.fresh.set(dir, entry);
+  }
+
+  private all(): Map<string, DirCacheEntry> {
+    if (!this.old) this.loadAll();
+    return this.old!;
+  }
+
+  /** dirs.json, synchronously (lookups are synchronous); ignored unless it belongs with top.json. */
+  private loadAll(): void {
+    this.old = new Map();
+    let text: string | undefined;
+    try {
+      text = readFileSync(path.join(this.folder, 'dirs.json'), 'utf8');
+    } catch {
+      return;
+    }
+    const all = new Map<string, DirCacheEntry>();
+    const file = parseCacheFile(text, all);
+    if (!file) return;
+    if (this.top.size > 0 && file.generation !== this.generation) return; // cut off between the two writes
+    if (this.top.size === 0) this.indexes = file.indexes;
+    this.old = all;
   }
 
   /**
@@ -75,13 +107,52 @@ export class FileDirCache implements DirCache {
    */
   async save(currentIndexes: readonly string[]): Promise<void> {
     const changed = [...this.fresh].some(([d, e]) => {
-      const o = this.old.get(d);
+      const o = this.get(d);
       return !o || o.fingerprint !== e.fingerprint || o.tree !== e.tree;
     });
     if (!changed && this.trusted) return;
-    const dirs: Record<string, [string, string, number, number]> = {};
-    for (const [d, e] of this.old) dirs[d] = [e.fingerprint, e.tree, e.files, e.bytes];
-    for (const [d, e] of this.fresh) dirs[d] = [e.fingerprint, e.tree, e.files, e.bytes];
-    await writePrivateFile(this.file, JSON.stringify({ version: 1, indexes: currentIndexes, dirs }));
+    const merged = new Map([...this.all(), ...this.fresh]);
+    const generation = randomBytes(8).toString('hex');
+    const dirs: Record<string, Row> = {};
+    for (const [d, e] of merged) dirs[d] = [e.fingerprint, e.tree, e.files, e.bytes];
+    const top: Record<string, Row> = {};
+    for (const d of topFolders([...merged.keys()])) top[d] = dirs[d]!;
+    const file = (rows: Record<string, Row>): string => JSON.stringify({ version: 1, indexes: [...currentIndexes], generation, dirs: rows } satisfies CacheFile);
+    // dirs.json first: top.json names the generation it belongs with.
+    await writePrivateFile(path.join(this.folder, 'dirs.json'), file(dirs));
+    await writePrivateFile(path.join(this.folder, 'top.json'), file(top));
   }
+}
+
+/**
+ * Checked entry by entry rather than with a schema library: tens of thousands of entries, read at
+ * the start of a backup. A malformed entry is skipped (it is only a cache); a malformed file is none.
+ */
+function parseCacheFile(text: string | undefined, into: Map<string, DirCacheEntry>): { indexes: string[]; generation?: string } | undefined {
+  if (text === undefined) return undefined;
+  let file: Partial<CacheFile> | undefined;
+  try {
+    file = JSON.parse(text) as Partial<CacheFile>;
+  } catch {
+    return undefined;
+  }
+  if (file?.version !== 1 || typeof file.dirs !== 'object' || file.dirs === null) return undefined;
+  for (const [dir, e] of Object.entries(file.dirs)) {
+    if (!Array.isArray(e) || e.length !== 4) continue;
+    const [fingerprint, tree, files, bytes] = e as unknown[];
+    if (typeof fingerprint === 'string' && isID(tree) && Number.isSafeInteger(files) && Number.isSafeInteger(bytes)) {
+      into.set(dir, { fingerprint, tree, files: files as number, bytes: bytes as number });
+    }
+  }
+  const indexes = Array.isArray(file.indexes) ? file.indexes.filter(isID) : [];
+  return { indexes, generation: typeof file.generation === 'string' ? file.generation : undefined };
+}
+
+/** The folders that are not inside another of the list. */
+function topFolders(dirs: string[]): string[] {
+  const set = new Set(dirs);
+  return dirs.filter((d) => {
+    for (let p = d, up = path.dirname(p); up !== p; p = up, up = path.dirname(p)) if (set.has(up)) return false;
+    return true;
+  });
 }
