@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import { formatTime, goJson, goString, parseJson, parseTime } from './gojson.js';
 
 it('escapes strings as Go encoding/json does', () => {
@@ -25,4 +26,26 @@ it('formats and parses RFC 3339 times with nanoseconds like Go', () => {
   assert.equal(parseTime('2019-06-25T18:33:48.123456789+02:00'), parseTime('2019-06-25T16:33:48.123456789Z'));
   assert.equal(parseTime('0001-01-01T00:00:00Z'), -62135596800n * 1_000_000_000n);
   assert.match(formatTime(1561480428000000000n), /^2019-06-2\dT\d\d:33:48(Z|[+-]\d\d:\d\d)$/);
+});
+
+it('local times round-trip through every minute of DST changes, in zones with odd offsets too', () => {
+  // In a child process per zone: the offset cache belongs to the process, and TZ is read at start.
+  const script = `
+    import { formatTime, parseTime } from ${JSON.stringify(new URL('./gojson.js', import.meta.url).href)};
+    let bad = 0;
+    for (const day of [Date.UTC(2026, 2, 7), Date.UTC(2026, 2, 28), Date.UTC(2026, 3, 4), Date.UTC(2026, 9, 3), Date.UTC(2026, 9, 24)]) {
+      for (let m = 0; m < 4 * 1440; m++) {
+        const ms = day + m * 60_000;
+        const s = formatTime(BigInt(ms) * 1_000_000n + 5n);
+        const o = -new Date(ms).getTimezoneOffset();
+        const zone = o === 0 ? 'Z' : (o < 0 ? '-' : '+') + String(Math.floor(Math.abs(o) / 60)).padStart(2, '0') + ':' + String(Math.abs(o) % 60).padStart(2, '0');
+        if (parseTime(s) !== BigInt(ms) * 1_000_000n + 5n || !s.endsWith(zone)) bad++;
+      }
+    }
+    process.stdout.write(String(bad));`;
+  for (const tz of ['America/New_York', 'Europe/Paris', 'Australia/Lord_Howe', 'Asia/Kathmandu', 'UTC']) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TZ: tz }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '0', `${tz}: times that did not round-trip`);
+  }
 });

@@ -70,6 +70,26 @@ export type Nanos = bigint;
 const billion = 1_000_000_000n;
 
 /**
+ * The machine's UTC offset in minutes at an instant, remembered per quarter hour: time zone rules
+ * change offsets only on quarter hours, and getTimezoneOffset is the costly part of formatting a
+ * time (three per file of every backup). A wrong guess could only change how an instant is written,
+ * never the instant: the text always carries the offset its clock time was computed with.
+ */
+const offsets = new Map<number, number>();
+function offsetMinutes(ms: number): number {
+  const quarter = Math.floor(ms / 900_000);
+  let o = offsets.get(quarter);
+  if (o === undefined) {
+    if (offsets.size >= 4096) offsets.clear();
+    o = -new Date(ms).getTimezoneOffset();
+    offsets.set(quarter, o);
+  }
+  return o;
+}
+
+const p2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+
+/**
  * Format as Go's RFC3339Nano in the machine's local zone: trailing zeros of the fraction trimmed,
  * `Z` for UTC.
  */
@@ -81,15 +101,14 @@ export function formatTime(ns: Nanos): string {
     sec -= 1n;
   }
   const ms = Number(sec) * 1000;
-  const offsetMin = -new Date(ms).getTimezoneOffset();
+  const offsetMin = offsetMinutes(ms);
   const d = new Date(ms + offsetMin * 60_000);
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
   const year = d.getUTCFullYear();
-  let s = `${year < 0 ? '-' : ''}${p(Math.abs(year), 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
+  let s = `${year < 0 ? '-' : ''}${String(Math.abs(year)).padStart(4, '0')}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())}T${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}`;
   if (frac !== 0n) s += `.${frac.toString().padStart(9, '0').replace(/0+$/, '')}`;
   if (offsetMin === 0) return `${s}Z`;
   const a = Math.abs(offsetMin);
-  return `${s}${offsetMin < 0 ? '-' : '+'}${p(Math.floor(a / 60))}:${p(a % 60)}`;
+  return `${s}${offsetMin < 0 ? '-' : '+'}${p2(Math.floor(a / 60))}:${p2(a % 60)}`;
 }
 
 const rfc3339 = /^(-?\d{4,})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/;
