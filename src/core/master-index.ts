@@ -3,7 +3,6 @@
  * a blob may legally appear in several packs, the first one seen is used.
  */
 import { CorruptError } from './errors.js';
-import { goJson } from './gojson.js';
 import { isID, type ID } from './hash.js';
 import { type BlobType, type PackedBlob } from './pack.js';
 
@@ -89,7 +88,10 @@ export function decodeIndex(text: string): { packs: { id: ID; blobs: PackedBlob[
 }
 
 export function encodeIndex(packs: { id: ID; blobs: readonly PackedBlob[] }[], supersedes: ID[] = []): Buffer {
-  return Buffer.from(goJson({
+  // JSON.stringify writes exactly what goJson would here (hex IDs, two type names and safe integers
+  // need no Go escapes; keys keep their order) without goJson's intermediate strings: an index
+  // names every blob of a backup, and its garbage was the largest peak of a backup's memory.
+  return Buffer.from(JSON.stringify({
     supersedes: supersedes.length ? supersedes : undefined,
     packs: packs.map((p) => ({
       id: p.id,
