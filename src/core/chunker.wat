@@ -51,6 +51,15 @@
     (local $count i32)
     (local $b i32)
     (local $idx i32)
+    (local $idx2 i32)
+    (local $count0 i32)
+    (local $base i32)
+    (local $limit i32)
+    (local $q i32)
+    (local $r i32)
+    (local $stop i32)
+    (local $d2 i64)
+    (local $hitB i32)
     (if (i32.gt_s (global.get $pre) (i32.const 0))
       (then
         (local.set $n (i32.sub (local.get $end) (local.get $pos)))
@@ -79,11 +88,66 @@
                 (call $reset)
                 (return (local.get $pos))))))
         (br $window)))
+;; From here every position may end the chunk, and the digest is a function of the last 64 bytes
+    ;; alone (what was hashed before them has been slid out). The digest's chain — a table lookup
+    ;; indexed by the previous digest — allows about one byte per load latency, so where at least two
+    ;; blocks of 64 KiB remain the loop hashes two blocks at once: lane A the first, lane B the second
+    ;; (its digest warmed up on the 64 bytes before it). A cut in A wins; else B's first cut; else both
+    ;; blocks are done and B's digest carries on. B's work is wasted only when A cuts (once a chunk).
     (local.set $digest (global.get $digest))
-    (local.set $count (global.get $count))
+    (local.set $count0 (global.get $count))
+    (local.set $base (local.get $pos))
+    (local.set $limit (i32.add (local.get $pos) (i32.sub (global.get $max) (local.get $count0))))
+    (if (i32.gt_u (local.get $limit) (local.get $end)) (then (local.set $limit (local.get $end))))
+    (block $lanesDone
+      (loop $lanes
+        (br_if $lanesDone (i32.lt_u (i32.sub (local.get $limit) (local.get $pos)) (i32.const 131072)))
+        (local.set $q (i32.add (local.get $pos) (i32.const 65536)))
+        (local.set $d2 (i64.const 0))
+        (local.set $r (i32.sub (local.get $q) (i32.const 64)))
+        (loop $warm
+          (local.set $idx (i32.wrap_i64 (i64.shr_u (local.get $d2) (i64.const 45))))
+          (local.set $d2
+            (i64.xor
+              (i64.or (i64.shl (local.get $d2) (i64.const 8)) (i64.load8_u (local.get $r)))
+              (i64.load offset=2048 (i32.shl (local.get $idx) (i32.const 3)))))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br_if $warm (i32.lt_u (local.get $r) (local.get $q))))
+        (local.set $hitB (i32.const 0))
+        ;; $r trails lane A by 64 bytes: A's new byte is at r+64, its outgoing one at r; B's are 64 KiB on.
+        (local.set $r (i32.sub (local.get $pos) (i32.const 64)))
+        (local.set $stop (i32.sub (local.get $q) (i32.const 64)))
+        (loop $both
+          (local.set $digest (i64.xor (local.get $digest) (i64.load (i32.shl (i32.load8_u (local.get $r)) (i32.const 3)))))
+          (local.set $d2 (i64.xor (local.get $d2) (i64.load (i32.shl (i32.load8_u offset=65536 (local.get $r)) (i32.const 3)))))
+          (local.set $idx (i32.wrap_i64 (i64.shr_u (local.get $digest) (i64.const 45))))
+          (local.set $idx2 (i32.wrap_i64 (i64.shr_u (local.get $d2) (i64.const 45))))
+          (local.set $digest
+            (i64.xor
+              (i64.or (i64.shl (local.get $digest) (i64.const 8)) (i64.load8_u offset=64 (local.get $r)))
+              (i64.load offset=2048 (i32.shl (local.get $idx) (i32.const 3)))))
+          (local.set $d2
+            (i64.xor
+              (i64.or (i64.shl (local.get $d2) (i64.const 8)) (i64.load8_u offset=65600 (local.get $r)))
+              (i64.load offset=2048 (i32.shl (local.get $idx2) (i32.const 3)))))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (if (i64.eqz (i64.and (local.get $digest) (i64.const 0xfffff)))
+            (then
+              (call $reset)
+              (return (i32.add (local.get $r) (i32.const 64)))))
+          (if (i32.and (i64.eqz (i64.and (local.get $d2) (i64.const 0xfffff))) (i32.eqz (local.get $hitB)))
+            (then (local.set $hitB (i32.add (local.get $r) (i32.const 65600)))))
+          (br_if $both (i32.lt_u (local.get $r) (local.get $stop))))
+        (if (local.get $hitB)
+          (then
+            (call $reset)
+            (return (local.get $hitB))))
+        (local.set $digest (local.get $d2))
+        (local.set $pos (i32.add (local.get $q) (i32.const 65536)))
+        (br $lanes)))
     (block $done
       (loop $bytes
-        (br_if $done (i32.ge_u (local.get $pos) (local.get $end)))
+        (br_if $done (i32.ge_u (local.get $pos) (local.get $limit)))
         (local.set $b (i32.load8_u (local.get $pos)))
         (local.set $digest
           (i64.xor (local.get $digest)
@@ -94,14 +158,16 @@
             (i64.or (i64.shl (local.get $digest) (i64.const 8)) (i64.extend_i32_u (local.get $b)))
             (i64.load offset=2048 (i32.shl (local.get $idx) (i32.const 3)))))
         (local.set $pos (i32.add (local.get $pos) (i32.const 1)))
-        (local.set $count (i32.add (local.get $count) (i32.const 1)))
-        (if (i32.or
-              (i64.eqz (i64.and (local.get $digest) (i64.const 0xfffff)))
-              (i32.ge_u (local.get $count) (global.get $max)))
+        (if (i64.eqz (i64.and (local.get $digest) (i64.const 0xfffff)))
           (then
             (call $reset)
             (return (local.get $pos))))
         (br $bytes)))
+    (local.set $count (i32.add (local.get $count0) (i32.sub (local.get $pos) (local.get $base))))
+    (if (i32.ge_u (local.get $count) (global.get $max))
+      (then
+        (call $reset)
+        (return (local.get $pos))))
     (global.set $digest (local.get $digest))
     (global.set $count (local.get $count))
     (i32.const -1)))
