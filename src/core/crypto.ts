@@ -37,11 +37,20 @@ export function maskR(r: Uint8Array): void {
   for (const i of [4, 8, 12]) r[i]! &= 252;
 }
 
-/**
- * Large inputs are processed in pieces of this size: libsodium copies its input into its wasm heap,
- * which never shrinks, and Node's cipher returns a new buffer per call; pieces keep both small.
- */
+/** Large inputs go to libsodium in pieces of this size: it copies its input into its wasm heap, which never shrinks. */
 const piece = 1024 * 1024;
+
+/**
+ * Node's cipher returns a new buffer per update; fed 32 KiB at a time, those come from the thread's
+ * malloc arena and are reused at once, where 1 MiB ones cost fresh pages on every call (measured:
+ * AES-256-CTR plus the copy out, 2.3 GB/s in 1 MiB pieces, 4.0-4.4 GB/s in 32 KiB ones).
+ */
+const aesPiece = 32 * 1024;
+
+/** AES-256-CTR of `input` into `out` at `offset`, without large temporary buffers. */
+function ctrInto(cipher: ReturnType<typeof createCipheriv>, input: Uint8Array, out: Uint8Array, offset: number): void {
+  for (let off = 0; off < input.length; off += aesPiece) out.set(cipher.update(input.subarray(off, off + aesPiece)), offset + off);
+}
 
 export function poly1305Aes(key: MasterKey, iv: Uint8Array, msg: Uint8Array): Uint8Array {
   const ecb = createCipheriv('aes-128-ecb', key.macK, null);
@@ -67,16 +76,19 @@ export function seal(key: MasterKey, plain: Uint8Array): Buffer {
 export function sealInto(key: MasterKey, plain: Uint8Array, out: Buffer, offset: number): number {
   const iv = randomBytes(ivSize);
   iv.copy(out, offset);
-  const c = createCipheriv('aes-256-ctr', key.encrypt, iv);
   const start = offset + ivSize;
-  for (let off = 0; off < plain.length; off += piece) c.update(plain.subarray(off, off + piece)).copy(out, start + off);
+  ctrInto(createCipheriv('aes-256-ctr', key.encrypt, iv), plain, out, start);
   const mac = poly1305Aes(key, iv, out.subarray(start, start + plain.length));
   out.set(mac, start + plain.length);
   return plain.length + extension;
 }
 
-/** Check the MAC, then decrypt. Throws CorruptError if the MAC does not match. */
-export function open(key: MasterKey, sealed: Uint8Array): Buffer {
+/**
+ * Check the MAC, then decrypt. Throws CorruptError if the MAC does not match. With `scratch` (large
+ * enough), the plaintext is written there and a view of it returned: a worker decoding blob after
+ * blob reuses one buffer instead of allocating each blob's plaintext anew.
+ */
+export function open(key: MasterKey, sealed: Uint8Array, scratch?: Buffer): Buffer {
   if (sealed.length < extension) throw new CorruptError(`encrypted object too short (${sealed.length} bytes)`);
   const iv = sealed.subarray(0, ivSize);
   const ct = sealed.subarray(ivSize, sealed.length - macSize);
@@ -84,5 +96,7 @@ export function open(key: MasterKey, sealed: Uint8Array): Buffer {
   if (iv.every((b) => b === 0)) throw new CorruptError('encrypted object has an all-zero IV');
   const want = poly1305Aes(key, iv, ct);
   if (!timingSafeEqual(want, mac)) throw new CorruptError('ciphertext verification failed (MAC mismatch)');
-  return createDecipheriv('aes-256-ctr', key.encrypt, iv).update(ct);
+  const out = scratch && scratch.length >= ct.length ? scratch.subarray(0, ct.length) : Buffer.allocUnsafe(ct.length);
+  ctrInto(createDecipheriv('aes-256-ctr', key.encrypt, iv), ct, out, 0);
+  return out;
 }

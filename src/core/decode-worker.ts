@@ -8,6 +8,8 @@ import type { DecodeReply, DecodeRequest } from './decode-pool.js';
 
 const key = workerData as MasterKey;
 const port = parentPort!;
+// Plaintext of one blob at a time (written out before the next is decoded); grows to the largest.
+let scratch = Buffer.allocUnsafe(0);
 
 function writeAt(fd: number, data: Uint8Array, position: number): void {
   for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off, position + off);
@@ -20,7 +22,8 @@ port.on('message', (m: DecodeRequest) => {
     try {
       const at = b.offset - m.base;
       if (at < 0 || at + b.length > data.length) throw new Error('lies past the end of the pack');
-      const plain = decodeBlob(key, b.id, data.subarray(at, at + b.length), b.uncompressedLength);
+      if (scratch.length < b.length) scratch = Buffer.allocUnsafe(Math.max(b.length, 1024 * 1024));
+      const plain = decodeBlob(key, b.id, data.subarray(at, at + b.length), b.uncompressedLength, scratch);
       for (const w of b.writes ?? []) writeAt(w.fd, plain, w.position);
       errors.push(null);
     } catch (err) {
