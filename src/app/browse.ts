@@ -32,9 +32,13 @@ export async function* listFiles(repo: Repository, snapshot: StoredSnapshot, sub
 }
 
 export async function runCheck(repo: Repository, opts: CheckOptions): Promise<CheckResult> {
-  const lock = await acquireLock(repo, { exclusive: false });
+  // Reading starts at once; the lock's second look for a competing (exclusive) lock runs meanwhile
+  // and must pass before the result counts: see runRestore.
+  const lock = await acquireLock(repo, { exclusive: false, early: true });
   try {
-    return await check(repo, opts);
+    const result = await check(repo, opts);
+    await lock.ready;
+    return result;
   } finally {
     await lock.release();
   }

@@ -36,7 +36,11 @@ export async function resolveSubtree(repo: Repository, root: ID, subpath: string
 }
 
 export async function runRestore(repo: Repository, req: RestoreRequest): Promise<RestoreOutcome> {
-  const lock = await acquireLock(repo, { exclusive: false });
+  // The restore starts reading at once instead of after the lock's 200 ms settling pause: it writes
+  // nothing to the repository, and every blob it restores is checked against its ID. The second look
+  // for a competing lock (a prune that started at the same moment) runs meanwhile; if it finds one,
+  // the restore reports that error instead of success.
+  const lock = await acquireLock(repo, { exclusive: false, early: true });
   try {
     await repo.loadIndex();
     const colon = req.snapshot.indexOf(':');
@@ -53,6 +57,7 @@ export async function runRestore(repo: Repository, req: RestoreRequest): Promise
       onProgress: req.onProgress,
       onWarning: req.onWarning,
     }).run();
+    await lock.ready;
     return { ...summary, snapshot: snap.id, subpath: subpath || '/' };
   } finally {
     await lock.release();

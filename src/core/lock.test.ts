@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import os from 'node:os';
+import { it } from 'node:test';
+import { MemoryBackend } from '../backend/memory.js';
+import { formatTime, goJson, nowNanos } from './gojson.js';
+import { acquireLock, removeStaleLocks } from './lock.js';
+import { Repository } from './repository.js';
+
+const kdf = { N: 1024, r: 8, p: 1 };
+
+async function repo(): Promise<Repository> {
+  const backend = new MemoryBackend();
+  await Repository.init(backend, 'pw', { kdf });
+  return Repository.open(backend, 'pw');
+}
+
+/** A lock another live process holds: another host, so neither staleness rule applies. */
+async function foreignLock(r: Repository, exclusive: boolean, ageNs = 0n): Promise<string> {
+  return r.saveUnpacked('lock', Buffer.from(goJson({
+    time: formatTime(nowNanos() - ageNs), exclusive, hostname: `not-${os.hostname()}`, username: 'ann', pid: 4242,
+  })));
+}
+
+it('shared locks coexist; an exclusive one keeps everybody out, with who holds it in the message', async () => {
+  const r = await repo();
+  const a = await acquireLock(r, { exclusive: false, settleMs: 1 });
+  const b = await acquireLock(r, { exclusive: false, settleMs: 1 });
+  await assert.rejects(acquireLock(r, { exclusive: true, settleMs: 1 }), /in use: a lock held by PID/);
+  await a.release();
+  await b.release();
+  assert.deepEqual(await r.list('lock'), []);
+  const x = await foreignLock(r, true);
+  await assert.rejects(acquireLock(r, { exclusive: false, settleMs: 1 }), /an exclusive lock held by PID 4242 on not-/);
+  assert.deepEqual(await r.list('lock'), [x], 'the refused run left no lock behind');
+});
+
+it('an early lock lets reading start; a competing exclusive lock that appears while it settles fails `ready` and removes ours', async () => {
+  const r = await repo();
+  const lock = await acquireLock(r, { exclusive: false, early: true, settleMs: 50 });
+  assert.equal((await r.list('lock')).length, 1, 'our lock exists before we read anything');
+  const theirs = await foreignLock(r, true); // e.g. a prune on another machine, created at the same moment
+  await assert.rejects(lock.ready, /the repository is in use: an exclusive lock/);
+  assert.deepEqual(await r.list('lock'), [theirs]);
+});
+
+it('locks older than 30 minutes are stale: ignored, and removed by unlock', async () => {
+  const r = await repo();
+  await foreignLock(r, true, 31n * 60n * 1_000_000_000n);
+  const lock = await acquireLock(r, { exclusive: true, settleMs: 1 });
+  await lock.release();
+  assert.equal(await removeStaleLocks(r), 1);
+  assert.deepEqual(await r.list('lock'), []);
+});
