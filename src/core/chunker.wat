@@ -51,15 +51,22 @@
     (local $count i32)
     (local $b i32)
     (local $idx i32)
+    (local $idx0 i32)
+    (local $idx1 i32)
     (local $idx2 i32)
+    (local $idx3 i32)
     (local $count0 i32)
     (local $base i32)
     (local $limit i32)
     (local $q i32)
     (local $r i32)
     (local $stop i32)
+    (local $d1 i64)
     (local $d2 i64)
-    (local $hitB i32)
+    (local $d3 i64)
+    (local $hit1 i32)
+    (local $hit2 i32)
+    (local $hit3 i32)
     (if (i32.gt_s (global.get $pre) (i32.const 0))
       (then
         (local.set $n (i32.sub (local.get $end) (local.get $pos)))
@@ -88,12 +95,13 @@
                 (call $reset)
                 (return (local.get $pos))))))
         (br $window)))
-;; From here every position may end the chunk, and the digest is a function of the last 64 bytes
+    ;; From here every position may end the chunk, and the digest is a function of the last 64 bytes
     ;; alone (what was hashed before them has been slid out). The digest's chain — a table lookup
-    ;; indexed by the previous digest — allows about one byte per load latency, so where at least two
-    ;; blocks of 64 KiB remain the loop hashes two blocks at once: lane A the first, lane B the second
-    ;; (its digest warmed up on the 64 bytes before it). A cut in A wins; else B's first cut; else both
-    ;; blocks are done and B's digest carries on. B's work is wasted only when A cuts (once a chunk).
+    ;; indexed by the previous digest — allows about one byte per load latency, so where at least 4
+    ;; blocks of 32 KiB remain the loop hashes 4 consecutive blocks at once, one lane each (lanes
+    ;; after the first warm up their digest on the 64 bytes before their block). The first lane's cut
+    ;; wins; else the earliest cut of the next lanes, in order; else all blocks are done and the last
+    ;; lane's digest carries on. Work past a cut is wasted, at most 3 blocks per chunk.
     (local.set $digest (global.get $digest))
     (local.set $count0 (global.get $count))
     (local.set $base (local.get $pos))
@@ -102,48 +110,98 @@
     (block $lanesDone
       (loop $lanes
         (br_if $lanesDone (i32.lt_u (i32.sub (local.get $limit) (local.get $pos)) (i32.const 131072)))
-        (local.set $q (i32.add (local.get $pos) (i32.const 65536)))
+        (local.set $d1 (i64.const 0))
+        (local.set $r (i32.add (local.get $pos) (i32.const 32704)))
+        (local.set $q (i32.add (local.get $pos) (i32.const 32768)))
+        (loop $warm1
+          (local.set $idx0 (i32.wrap_i64 (i64.shr_u (local.get $d1) (i64.const 45))))
+          (local.set $d1
+            (i64.xor
+              (i64.or (i64.shl (local.get $d1) (i64.const 8)) (i64.load8_u (local.get $r)))
+              (i64.load offset=2048 (i32.shl (local.get $idx0) (i32.const 3)))))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br_if $warm1 (i32.lt_u (local.get $r) (local.get $q))))
+        (local.set $hit1 (i32.const 0))
         (local.set $d2 (i64.const 0))
-        (local.set $r (i32.sub (local.get $q) (i32.const 64)))
-        (loop $warm
-          (local.set $idx (i32.wrap_i64 (i64.shr_u (local.get $d2) (i64.const 45))))
+        (local.set $r (i32.add (local.get $pos) (i32.const 65472)))
+        (local.set $q (i32.add (local.get $pos) (i32.const 65536)))
+        (loop $warm2
+          (local.set $idx0 (i32.wrap_i64 (i64.shr_u (local.get $d2) (i64.const 45))))
           (local.set $d2
             (i64.xor
               (i64.or (i64.shl (local.get $d2) (i64.const 8)) (i64.load8_u (local.get $r)))
-              (i64.load offset=2048 (i32.shl (local.get $idx) (i32.const 3)))))
+              (i64.load offset=2048 (i32.shl (local.get $idx0) (i32.const 3)))))
           (local.set $r (i32.add (local.get $r) (i32.const 1)))
-          (br_if $warm (i32.lt_u (local.get $r) (local.get $q))))
-        (local.set $hitB (i32.const 0))
-        ;; $r trails lane A by 64 bytes: A's new byte is at r+64, its outgoing one at r; B's are 64 KiB on.
+          (br_if $warm2 (i32.lt_u (local.get $r) (local.get $q))))
+        (local.set $hit2 (i32.const 0))
+        (local.set $d3 (i64.const 0))
+        (local.set $r (i32.add (local.get $pos) (i32.const 98240)))
+        (local.set $q (i32.add (local.get $pos) (i32.const 98304)))
+        (loop $warm3
+          (local.set $idx0 (i32.wrap_i64 (i64.shr_u (local.get $d3) (i64.const 45))))
+          (local.set $d3
+            (i64.xor
+              (i64.or (i64.shl (local.get $d3) (i64.const 8)) (i64.load8_u (local.get $r)))
+              (i64.load offset=2048 (i32.shl (local.get $idx0) (i32.const 3)))))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br_if $warm3 (i32.lt_u (local.get $r) (local.get $q))))
+        (local.set $hit3 (i32.const 0))
+        ;; $r trails the first lane by 64 bytes: its new byte is at r+64, its outgoing one at r; lane k's are k blocks on.
         (local.set $r (i32.sub (local.get $pos) (i32.const 64)))
-        (local.set $stop (i32.sub (local.get $q) (i32.const 64)))
-        (loop $both
+        (local.set $stop (i32.add (local.get $pos) (i32.const 32704)))
+        (loop $all
           (local.set $digest (i64.xor (local.get $digest) (i64.load (i32.shl (i32.load8_u (local.get $r)) (i32.const 3)))))
+          (local.set $d1 (i64.xor (local.get $d1) (i64.load (i32.shl (i32.load8_u offset=32768 (local.get $r)) (i32.const 3)))))
           (local.set $d2 (i64.xor (local.get $d2) (i64.load (i32.shl (i32.load8_u offset=65536 (local.get $r)) (i32.const 3)))))
-          (local.set $idx (i32.wrap_i64 (i64.shr_u (local.get $digest) (i64.const 45))))
+          (local.set $d3 (i64.xor (local.get $d3) (i64.load (i32.shl (i32.load8_u offset=98304 (local.get $r)) (i32.const 3)))))
+          (local.set $idx0 (i32.wrap_i64 (i64.shr_u (local.get $digest) (i64.const 45))))
+          (local.set $idx1 (i32.wrap_i64 (i64.shr_u (local.get $d1) (i64.const 45))))
           (local.set $idx2 (i32.wrap_i64 (i64.shr_u (local.get $d2) (i64.const 45))))
+          (local.set $idx3 (i32.wrap_i64 (i64.shr_u (local.get $d3) (i64.const 45))))
           (local.set $digest
             (i64.xor
               (i64.or (i64.shl (local.get $digest) (i64.const 8)) (i64.load8_u offset=64 (local.get $r)))
-              (i64.load offset=2048 (i32.shl (local.get $idx) (i32.const 3)))))
+              (i64.load offset=2048 (i32.shl (local.get $idx0) (i32.const 3)))))
+          (local.set $d1
+            (i64.xor
+              (i64.or (i64.shl (local.get $d1) (i64.const 8)) (i64.load8_u offset=32832 (local.get $r)))
+              (i64.load offset=2048 (i32.shl (local.get $idx1) (i32.const 3)))))
           (local.set $d2
             (i64.xor
               (i64.or (i64.shl (local.get $d2) (i64.const 8)) (i64.load8_u offset=65600 (local.get $r)))
               (i64.load offset=2048 (i32.shl (local.get $idx2) (i32.const 3)))))
+          (local.set $d3
+            (i64.xor
+              (i64.or (i64.shl (local.get $d3) (i64.const 8)) (i64.load8_u offset=98368 (local.get $r)))
+              (i64.load offset=2048 (i32.shl (local.get $idx3) (i32.const 3)))))
           (local.set $r (i32.add (local.get $r) (i32.const 1)))
           (if (i64.eqz (i64.and (local.get $digest) (i64.const 0xfffff)))
             (then
               (call $reset)
               (return (i32.add (local.get $r) (i32.const 64)))))
-          (if (i32.and (i64.eqz (i64.and (local.get $d2) (i64.const 0xfffff))) (i32.eqz (local.get $hitB)))
-            (then (local.set $hitB (i32.add (local.get $r) (i32.const 65600)))))
-          (br_if $both (i32.lt_u (local.get $r) (local.get $stop))))
-        (if (local.get $hitB)
+          (if (i32.or (i32.or (i64.eqz (i64.and (local.get $d1) (i64.const 0xfffff))) (i64.eqz (i64.and (local.get $d2) (i64.const 0xfffff)))) (i64.eqz (i64.and (local.get $d3) (i64.const 0xfffff))))
+            (then
+              (if (i32.and (i64.eqz (i64.and (local.get $d1) (i64.const 0xfffff))) (i32.eqz (local.get $hit1)))
+                (then (local.set $hit1 (i32.add (local.get $r) (i32.const 32832)))))
+              (if (i32.and (i64.eqz (i64.and (local.get $d2) (i64.const 0xfffff))) (i32.eqz (local.get $hit2)))
+                (then (local.set $hit2 (i32.add (local.get $r) (i32.const 65600)))))
+              (if (i32.and (i64.eqz (i64.and (local.get $d3) (i64.const 0xfffff))) (i32.eqz (local.get $hit3)))
+                (then (local.set $hit3 (i32.add (local.get $r) (i32.const 98368)))))))
+          (br_if $all (i32.lt_u (local.get $r) (local.get $stop))))
+        (if (local.get $hit1)
           (then
             (call $reset)
-            (return (local.get $hitB))))
-        (local.set $digest (local.get $d2))
-        (local.set $pos (i32.add (local.get $q) (i32.const 65536)))
+            (return (local.get $hit1))))
+        (if (local.get $hit2)
+          (then
+            (call $reset)
+            (return (local.get $hit2))))
+        (if (local.get $hit3)
+          (then
+            (call $reset)
+            (return (local.get $hit3))))
+        (local.set $digest (local.get $d3))
+        (local.set $pos (i32.add (local.get $pos) (i32.const 131072)))
         (br $lanes)))
     (block $done
       (loop $bytes
