@@ -16,17 +16,18 @@ const borgEncryption = () => {
 };
 
 export const TOOLS = {
-  // keepsake: the CLI is still being written; adjust the command lines here as it takes shape.
+  // keepsake: run as users run it (`npx keepsake`, an installed `keepsake`): the file itself, through
+  // its #! line, which carries the V8 flag it is meant to run with.
   keepsake: {
     available: () => null, // always attempted: a missing or broken CLI shows up as FAIL in the table
     version: (ctx) => spawnSync(process.execPath, [ks(ctx), '--version'], { encoding: 'utf8' }).stdout?.trim() || 'unknown',
     env: (ctx) => ({ KEEPSAKE_PASSWORD: PASSWORD, KEEPSAKE_CACHE_DIR: path.join(ctx.toolTmp, 'cache') }),
-    init: (ctx, repo) => ({ cmd: [process.execPath, ks(ctx), 'init', '--repo', repo] }),
-    backup: (ctx, repo, dir) => ({ cmd: [process.execPath, ks(ctx), 'backup', '--repo', repo, '--json', dir] }),
+    init: (ctx, repo) => ({ cmd: [ks(ctx), 'init', '--repo', repo] }),
+    backup: (ctx, repo, dir) => ({ cmd: [ks(ctx), 'backup', '--repo', repo, '--json', dir] }),
     restore: (ctx, repo, target) => ({
-      cmd: [process.execPath, ks(ctx), 'restore', 'latest', '--repo', repo, '--target', target],
+      cmd: [ks(ctx), 'restore', 'latest', '--repo', repo, '--target', target],
     }),
-    check: (ctx, repo) => ({ cmd: [process.execPath, ks(ctx), 'check', '--repo', repo, '--read-data'] }),
+    check: (ctx, repo) => ({ cmd: [ks(ctx), 'check', '--repo', repo, '--read-data'] }),
     restoredRoot: (target, dir) => path.join(target, dir), // like restic: the absolute path under target
   },
 

@@ -50,15 +50,17 @@ export class ChunkPool {
       polynomial: opts.polynomial.toString(16),
       packSize: opts.packSize,
       arenaSize: 16 * 1024 * 1024,
+      // One pack uploading per worker while it fills the next: with a worker per core that is as many
+      // uploads at once as cores, enough to fill an uplink or a disk; every pack in flight is a
+      // buffer of packSize bytes, and those buffers are most of a backup's memory.
       packsInFlight: 1,
     };
     const n = opts.workers ?? Math.max(1, Math.min(os.availableParallelism(), 8));
-    // Enough uploads at once to use the destinations' connections, and no more: every pack in
-    // flight is a buffer of packSize bytes.
-    const connections = Math.min(...this.writers.map((w) => w.repo.backend.connections));
-    init.packsInFlight = Math.max(1, Math.min(4, Math.floor(connections / n)));
+
     for (let i = 0; i < n; i++) {
-      const worker = new Worker(new URL('./chunk-worker.js', import.meta.url), { workerData: init });
+      // A worker's garbage is small and short-lived (messages, chunk IDs): a small young generation
+      // suffices and keeps its heap at ~10 MiB instead of ~25.
+      const worker = new Worker(new URL('./chunk-worker.js', import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       const slot: Slot = { worker, batches: 0, jobs: new Set() };
       worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
       worker.on('error', (err) => this.fail(err));
