@@ -22,9 +22,60 @@ export interface ScanInfo {
   dirs: number;
 }
 
-export function statLine(name: string, st: BigIntStats): string {
-  return `${name}\0${st.mode}\0${st.mtimeNs}\0${st.atimeNs}\0${st.ctimeNs}\0${st.uid}\0${st.gid}\0${st.ino}\0${st.dev}\0${st.size}\0${st.nlink}\0${st.rdev}`;
+/**
+ * A folder's listing as the bytes its fingerprint hashes: per entry its 11 stat numbers (u64, little
+ * endian), then its name and `extra` (a subfolder's fingerprint, a link's target), each with a u32
+ * length. Binary rather than text: turning a dozen BigInts per file into decimal strings was a fifth
+ * of the scan's time. One buffer per thread, used as a stack: a subfolder scanned in the middle of
+ * its parent's listing appends its own after it, hashes that, and gives the space back.
+ */
+class Listing {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private u64 = new BigUint64Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 3);
+  private used = 0;
+
+  /** Where a folder's listing starts. */
+  begin(): number {
+    return this.used;
+  }
+
+  add(name: string, st: BigIntStats, extra: string): void {
+    const need = 88 + 8 + 7 + 3 * (name.length + extra.length); // stats, two lengths, alignment, UTF-8 at most
+    if (this.used + need > this.buf.length) this.grow(this.used + need);
+    const w = this.used >> 3; // entries start 8-aligned
+    const u = this.u64;
+    u[w] = st.mode; u[w + 1] = st.mtimeNs; u[w + 2] = st.atimeNs; u[w + 3] = st.ctimeNs; u[w + 4] = st.uid; u[w + 5] = st.gid;
+    u[w + 6] = st.ino; u[w + 7] = st.dev; u[w + 8] = st.size; u[w + 9] = st.nlink; u[w + 10] = st.rdev;
+    let at = this.used + 88;
+    at = this.text(name, at);
+    at = this.text(extra, at);
+    const next = (at + 7) & ~7;
+    this.buf.fill(0, at, next); // the padding is hashed too
+    this.used = next;
+  }
+
+  /** The fingerprint of the listing begun at `start`, whose space is then given back. */
+  end(start: number, hash: boolean): string {
+    const fp = hash ? createHash('sha256').update(this.buf.subarray(start, this.used)).digest('hex') : '';
+    this.used = start;
+    return fp;
+  }
+
+  private text(s: string, at: number): number {
+    const n = this.buf.write(s, at + 4, 'utf8');
+    this.buf.writeUInt32LE(n, at);
+    return at + 4 + n;
+  }
+
+  private grow(size: number): void {
+    const next = Buffer.allocUnsafe(Math.max(size, this.buf.length * 2));
+    this.buf.copy(next, 0, 0, this.used);
+    this.buf = next;
+    this.u64 = new BigUint64Array(next.buffer, next.byteOffset, next.length >> 3);
+  }
 }
+
+const listing = new Listing();
 
 function lstatOrUndefined(p: string): BigIntStats | undefined {
   try {
@@ -46,7 +97,7 @@ export function scanDirSync(dir: string, fingerprints: boolean, out: Map<string,
     return undefined;
   }
   names.sort();
-  const h = fingerprints ? createHash('sha256') : undefined;
+  const start = fingerprints ? listing.begin() : 0;
   const info: ScanInfo = { fingerprint: '', files: 0, bytes: 0, dirs: 0 };
   let complete = true;
   for (const name of names) {
@@ -76,9 +127,9 @@ export function scanDirSync(dir: string, fingerprints: boolean, out: Map<string,
         complete = false;
       }
     }
-    h?.update(`${statLine(name, st)}\0${extra}\n`);
+    if (fingerprints) listing.add(name, st, extra);
   }
-  if (h && complete) info.fingerprint = h.digest('hex');
+  if (fingerprints) info.fingerprint = listing.end(start, complete);
   out.set(dir, info);
   return info;
 }
