@@ -111,6 +111,7 @@ async function prepare(repo: Repository, req: BackupRequest): Promise<Prepared> 
       await repo.loadIndex();
     }
     if (lock.recoveredStale) {
+      await lock.ready; // it writes an index
       const { indexOrphanPacks } = await import('../core/recover.js');
       await indexOrphanPacks(repo);
     }

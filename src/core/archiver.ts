@@ -90,8 +90,11 @@ export class Archiver {
   async run(): Promise<TargetResult[]> {
     try {
       await this.scan();
-      await this.opts.beforeWrite?.();
+      // Reading starts now; writes wait for beforeWrite (the locks' confirmation), in the writers.
+      const ready = this.opts.beforeWrite?.();
+      if (ready) for (const t of this.targets) t.writer.gateWrites(ready);
       const roots = await this.archiveTargets();
+      await ready;
       this.checkAbort();
       await this.pool.flush();
       const results = await Promise.all(this.targets.map((t, i) => this.finishTarget(t, roots[i]!)));

@@ -39,7 +39,7 @@ export interface BackupOptions {
    * repository was being opened; otherwise the backup scans first.
    */
   scan?: Scanner;
-  /** Awaited after the scan, before the first write (the locks' confirmation). */
+  /** Called after the scan; nothing is written before it resolves (the locks' confirmation), and if it rejects the backup fails. */
   beforeWrite?: () => Promise<void>;
 }
 

@@ -36,11 +36,24 @@ export class RepoWriter {
   private unindexedBlobs = 0;
   private lastIndex: number;
   private failure: unknown;
+  /** Nothing is written before this settles (see gateWrites); a rejection fails the writer. */
+  private gate: Promise<void> = Promise.resolve();
   readonly stats: WriterStats = { dataBlobs: 0, treeBlobs: 0, addedBytes: 0, uploadedBytes: 0, packs: 0 };
 
   constructor(readonly repo: Repository, private readonly opts: WriterOptions = {}) {
     this.treePack = new PackBuilder(repo.key, 'tree', opts.packSize ?? defaultPackSize);
     this.lastIndex = this.now();
+  }
+
+  /**
+   * Hold every write (packs, indexes) until `ready` settles: a backup starts reading, cutting and
+   * encrypting while its lock is still confirming there is no competing one, and writes only after.
+   */
+  gateWrites(ready: Promise<void>): void {
+    this.gate = ready;
+    ready.catch((err) => {
+      this.failure ??= err;
+    });
   }
 
   private now(): number {
@@ -96,6 +109,7 @@ export class RepoWriter {
   private async doUpload(pack: FinishedPack, saved?: (ok: boolean) => void): Promise<void> {
     const size = pack.data.length;
     try {
+      await this.gate;
       await this.repo.backend.save({ type: 'pack', name: pack.id }, pack.data);
     } catch (err) {
       saved?.(false);
@@ -121,6 +135,7 @@ export class RepoWriter {
 
   private async writeIndex(): Promise<void> {
     if (this.unindexed.length === 0) return;
+    await this.gate;
     const packs = this.unindexed;
     this.unindexed = [];
     this.unindexedBlobs = 0;

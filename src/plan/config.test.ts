@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { addDestination, addSource, configPath, destinationPassword, loadPlan, parsePlan, savePlan } from './config.js';
 
-test('plan round-trips through TOML with defaults filled in', async () => {
+test('plan round-trips through TOML with defaults filled in', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ks-plan-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'k', 'keepsake.toml');
   let plan = addSource(await loadPlan(file), { name: 'photos', path: dir, media: 'internal-disk' });
   plan = addDestination(plan, { name: 'cloud', repository: 's3:host/b', media: 'cloud', offsite: true, removable: false, rhythm: 'weekly', password_env: 'PW' });
@@ -24,8 +25,9 @@ test('a destination needs exactly one password source; bad media is refused', ()
   assert.equal(p.destination[0]?.offsite, false);
 });
 
-test('password files readable by others are refused with the chmod to run', async () => {
+test('password files readable by others are refused with the chmod to run', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ks-pw-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const f = path.join(dir, 'pw');
   await writeFile(f, 'secret\n');
   await chmod(f, 0o644);
