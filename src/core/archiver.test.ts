@@ -6,7 +6,7 @@ import path from 'node:path';
 import { it } from 'node:test';
 import { BackendError, type Handle } from '../backend/backend.js';
 import { MemoryBackend } from '../backend/memory.js';
-import { backupMany } from './archiver.js';
+import { backup, backupMany } from './archiver.js';
 import { check } from './checker.js';
 import { Repository } from './repository.js';
 import { Restorer } from './restorer.js';
@@ -98,4 +98,43 @@ it('refuses destinations with different chunker parameters in one pass', async (
   const a = await Repository.init(new MemoryBackend(), 'a', { kdf });
   const b = await Repository.init(new MemoryBackend(), 'b', { kdf });
   await assert.rejects(backupMany([{ repo: a }, { repo: b }], { paths: ['.'] }), /chunker/);
+});
+
+it('a JPEG metadata edit stores only the metadata: the first chunk is cut where EXIF/XMP/IPTC end', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-arch-jpeg-'));
+  try {
+    const seg = (marker: number, body: Buffer) => {
+      const h = Buffer.alloc(4);
+      h.writeUInt16BE(0xff00 | marker, 0);
+      h.writeUInt16BE(body.length + 2, 2);
+      return Buffer.concat([h, body]);
+    };
+    const image = Buffer.concat([seg(0xdb, randomBytes(130)), ...Array.from({ length: 50 }, () => seg(0xef, randomBytes(60_000))), Buffer.from([0xff, 0xd9])]);
+    const photo = (exif: Buffer) => Buffer.concat([Buffer.from([0xff, 0xd8]), seg(0xe1, exif), image]);
+    const file = path.join(dir, 'IMG_0001.JPG');
+    await writeFile(file, photo(Buffer.alloc(900, 1)));
+    const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf });
+    const first = await backup(repo, { paths: [dir] });
+    assert.equal(first.summary.dataBlobs >= 3, true, 'metadata, rest of the first chunk, later chunks');
+
+    // The edit changes the metadata and its length; the image bytes move but are unchanged.
+    await writeFile(file, photo(Buffer.alloc(1400, 2)));
+    const parent = await repo.findSnapshot('latest');
+    const second = await backup(repo, { paths: [dir], parent });
+    assert.equal(second.summary.filesChanged, 1);
+    assert.equal(second.summary.dataBlobs, 1, 'only the new metadata blob');
+    // The metadata and the new tree: a few KiB, where storing the whole first chunk again is 512 KiB or more.
+    assert.ok(second.summary.dataAdded < 8192, `${second.summary.dataAdded} bytes added`);
+
+    const target = await mkdtemp(path.join(tmpdir(), 'keepsake-arch-jpeg-r-'));
+    try {
+      await new Restorer(repo, { tree: second.snapshot.tree, treePath: '', target }).run();
+      assert.ok((await readFile(path.join(target, file))).equals(photo(Buffer.alloc(1400, 2))));
+    } finally {
+      await rm(target, { recursive: true, force: true });
+    }
+    assert.deepEqual((await check(repo, { readData: true })).problems, []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

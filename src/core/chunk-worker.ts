@@ -11,6 +11,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { WasmChunker } from './chunker-wasm.js';
 import { type MasterKey } from './crypto.js';
 import { hashID } from './hash.js';
+import { jpegMetadataEnd } from './jpeg.js';
+import { minSize } from './chunker.js';
 import { PackBuilder } from './pack-builder.js';
 import type { FromWorker, ToWorker, WorkerFile, WorkerInit } from './worker-protocol.js';
 
@@ -127,6 +129,19 @@ async function readFile(job: WorkerFile): Promise<void> {
     chunker.reset();
     let chunkStart = used;
     let scan = used;
+    // A JPEG's first chunk is cut once more where its metadata ends (see jpeg.ts): only when the file
+    // has more than a minimum-size chunk, and the metadata ends well inside the first chunk.
+    let metadataEnd = -1;
+    const emit = (end: number): void => {
+      if (metadataEnd > 0 && chunkStart + metadataEnd < end) {
+        const m = chunkStart + metadataEnd;
+        pending.push({ file: state, start: chunkStart, end: m, id: hashID(arena.subarray(chunkStart, m)) });
+        chunkStart = m;
+      }
+      metadataEnd = 0; // only the first chunk
+      pending.push({ file: state, start: chunkStart, end, id: hashID(arena.subarray(chunkStart, end)) });
+      chunkStart = end;
+    };
     for (;;) {
       if (used === arena.length) {
         await round();
@@ -136,6 +151,10 @@ async function readFile(job: WorkerFile): Promise<void> {
         chunkStart = 0;
       }
       const n = readSync(fd, arena, used, arena.length - used, state.bytes);
+      if (metadataEnd < 0) {
+        // The first read: the file starts at chunkStart.
+        metadataEnd = job.size > minSize ? jpegMetadataEnd(arena.subarray(chunkStart, used + n), minSize - 4096) : 0;
+      }
       state.bytes += n;
       used += n;
       for (;;) {
@@ -144,12 +163,12 @@ async function readFile(job: WorkerFile): Promise<void> {
           scan = used;
           break;
         }
-        pending.push({ file: state, start: chunkStart, end: cut, id: hashID(arena.subarray(chunkStart, cut)) });
-        chunkStart = scan = cut;
+        emit(cut);
+        scan = cut;
       }
       if (n === 0) break;
     }
-    if (chunkStart < used) pending.push({ file: state, start: chunkStart, end: used, id: hashID(arena.subarray(chunkStart, used)) });
+    if (chunkStart < used) emit(used);
     state.changed = statKey(fd) !== before || state.bytes !== job.size;
   } catch (err) {
     // The file's chunks read so far stay pending (harmless if stored); the file itself is reported.
