@@ -115,7 +115,7 @@ it('a JPEG metadata edit stores only the metadata: the first chunk is cut where 
     await writeFile(file, photo(Buffer.alloc(900, 1)));
     const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf });
     const first = await backup(repo, { paths: [dir] });
-    assert.equal(first.summary.dataBlobs >= 3, true, 'metadata, rest of the first chunk, later chunks');
+    assert.ok(first.summary.dataBlobs >= 2, 'the metadata and the rest');
 
     // The edit changes the metadata and its length; the image bytes move but are unchanged.
     await writeFile(file, photo(Buffer.alloc(1400, 2)));

@@ -11,8 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { WasmChunker } from './chunker-wasm.js';
 import { type MasterKey } from './crypto.js';
 import { hashID } from './hash.js';
-import { jpegMetadataEnd } from './jpeg.js';
-import { minSize } from './chunker.js';
+import { firstChunkCut } from './jpeg.js';
 import { PackBuilder } from './pack-builder.js';
 import type { FromWorker, ToWorker, WorkerFile, WorkerInit } from './worker-protocol.js';
 
@@ -129,8 +128,7 @@ async function readFile(job: WorkerFile): Promise<void> {
     chunker.reset();
     let chunkStart = used;
     let scan = used;
-    // A JPEG's first chunk is cut once more where its metadata ends (see jpeg.ts): only when the file
-    // has more than a minimum-size chunk, and the metadata ends well inside the first chunk.
+    // A JPEG's first chunk is cut once more where its metadata ends (see jpeg.ts).
     let metadataEnd = -1;
     const emit = (end: number): void => {
       if (metadataEnd > 0 && chunkStart + metadataEnd < end) {
@@ -153,7 +151,7 @@ async function readFile(job: WorkerFile): Promise<void> {
       const n = readSync(fd, arena, used, arena.length - used, state.bytes);
       if (metadataEnd < 0) {
         // The first read: the file starts at chunkStart.
-        metadataEnd = job.size > minSize ? jpegMetadataEnd(arena.subarray(chunkStart, used + n), minSize - 4096) : 0;
+        metadataEnd = firstChunkCut(job.size, arena.subarray(chunkStart, used + n));
       }
       state.bytes += n;
       used += n;

@@ -9,6 +9,17 @@
  *
  * Hand-written: a walk over segment headers, a dozen lines; no JPEG library parses only this.
  */
+import { minSize } from './chunker.js';
+
+/**
+ * Where a file's first chunk is cut once more, given the file's size and its first bytes (at least
+ * what a first read returns): the end of a JPEG's metadata, for files larger than a minimum-size
+ * chunk and metadata well inside it; 0 for no extra cut. The one rule for backups and for
+ * anything that predicts a file's blobs.
+ */
+export function firstChunkCut(size: number, head: Uint8Array): number {
+  return size > minSize ? jpegMetadataEnd(head, minSize - 4096) : 0;
+}
 
 /**
  * The offset just past the last APP1 (EXIF, XMP) or APP13 (IPTC) segment among the APPn segments

@@ -8,6 +8,7 @@ import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { Chunker } from '../core/chunker.js';
+import { firstChunkCut } from '../core/jpeg.js';
 import { type Source } from './config.js';
 import { contentId, type Ledger, type LedgerEntry, type SourceFileRecord } from './ledger.js';
 
@@ -34,13 +35,26 @@ export async function fileBlobs(file: string, pol: bigint): Promise<string[]> {
     let h = createHash('sha256');
     let pending = 0;
     const buf = Buffer.allocUnsafe(1 << 20);
+    const { size } = await fh.stat();
+    let extraCut = -1; // file offset of the first chunk's extra cut (see jpeg.ts), once known
+    let offset = 0; // file offset of buf[0]
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
+      if (extraCut < 0) extraCut = firstChunkCut(size, buf.subarray(0, bytesRead));
       let pos = 0;
       while (pos < bytesRead) {
         const cut = c.next(buf, pos, bytesRead);
         const end = cut < 0 ? bytesRead : cut;
+        if (extraCut > 0 && ids.length === 0 && offset + pos < extraCut && extraCut < offset + end) {
+          // The extra cut, inside the first chunk: a blob boundary the chunker knows nothing of.
+          const m = extraCut - offset;
+          h.update(buf.subarray(pos, m));
+          ids.push(h.digest('hex'));
+          h = createHash('sha256');
+          pending = 0;
+          pos = m;
+        }
         h.update(buf.subarray(pos, end));
         pending += end - pos;
         if (cut >= 0) {
@@ -50,6 +64,7 @@ export async function fileBlobs(file: string, pol: bigint): Promise<string[]> {
         }
         pos = end;
       }
+      offset += bytesRead;
     }
     if (pending > 0) ids.push(h.digest('hex'));
     return ids;

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { it } from 'node:test';
+import { MemoryBackend } from '../backend/memory.js';
+import { backup } from '../core/archiver.js';
+import { Repository } from '../core/repository.js';
+import { fileBlobs } from './scan.js';
+
+it('predicts the blob IDs a backup stores for a file, JPEG metadata cut included, without a repository', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-blobs-'));
+  try {
+    const seg = (marker: number, body: Buffer) => {
+      const h = Buffer.alloc(4);
+      h.writeUInt16BE(0xff00 | marker, 0);
+      h.writeUInt16BE(body.length + 2, 2);
+      return Buffer.concat([h, body]);
+    };
+    const files = {
+      'photo.jpg': Buffer.concat([Buffer.from([0xff, 0xd8]), seg(0xe1, randomBytes(700)), ...Array.from({ length: 60 }, () => seg(0xef, randomBytes(60_000))), Buffer.from([0xff, 0xd9])]),
+      'small.jpg': Buffer.concat([Buffer.from([0xff, 0xd8]), seg(0xe1, randomBytes(700)), seg(0xef, randomBytes(60_000))]),
+      'video.mov': randomBytes(5_000_000),
+    };
+    for (const [name, data] of Object.entries(files)) await writeFile(path.join(dir, name), data);
+    const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf: { N: 1024, r: 8, p: 1 } });
+    const r = await backup(repo, { paths: [dir] });
+    let tree = r.snapshot.tree;
+    for (const name of dir.split('/').filter(Boolean)) tree = (await repo.loadTree(tree)).find((n) => n.name === name)!.subtree!;
+    const nodes = await repo.loadTree(tree);
+    for (const name of Object.keys(files)) {
+      const stored = nodes.find((n) => n.name === name)!.content;
+      assert.deepEqual(await fileBlobs(path.join(dir, name), repo.config.chunkerPolynomial), stored, name);
+    }
+    assert.ok(nodes.find((n) => n.name === 'photo.jpg')!.content!.length >= 2, 'the photo has its metadata cut');
+    assert.equal(nodes.find((n) => n.name === 'small.jpg')!.content!.length, 1, 'a photo smaller than a chunk has none');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
