@@ -8,6 +8,7 @@ import { BackendError, type Handle } from '../backend/backend.js';
 import { MemoryBackend } from '../backend/memory.js';
 import { backup, backupMany } from './archiver.js';
 import { check } from './checker.js';
+import { jpeg, jpegImage } from './jpeg.test-helper.js';
 import { Repository } from './repository.js';
 import { Restorer } from './restorer.js';
 
@@ -103,14 +104,8 @@ it('refuses destinations with different chunker parameters in one pass', async (
 it('a JPEG metadata edit stores only the metadata: the first chunk is cut where EXIF/XMP/IPTC end', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-arch-jpeg-'));
   try {
-    const seg = (marker: number, body: Buffer) => {
-      const h = Buffer.alloc(4);
-      h.writeUInt16BE(0xff00 | marker, 0);
-      h.writeUInt16BE(body.length + 2, 2);
-      return Buffer.concat([h, body]);
-    };
-    const image = Buffer.concat([seg(0xdb, randomBytes(130)), ...Array.from({ length: 50 }, () => seg(0xef, randomBytes(60_000))), Buffer.from([0xff, 0xd9])]);
-    const photo = (exif: Buffer) => Buffer.concat([Buffer.from([0xff, 0xd8]), seg(0xe1, exif), image]);
+    const image = jpegImage(50);
+    const photo = (exif: Buffer) => jpeg(exif, image);
     const file = path.join(dir, 'IMG_0001.JPG');
     await writeFile(file, photo(Buffer.alloc(900, 1)));
     const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf });

@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { jpegMetadataEnd } from './jpeg.js';
+import { SOI, segment } from './jpeg.test-helper.js';
 
-const seg = (marker: number, size: number) => {
-  const b = Buffer.alloc(4 + size, 0x5a);
-  b.writeUInt16BE(0xff00 | marker, 0);
-  b.writeUInt16BE(size + 2, 2);
-  return b;
-};
-const SOI = Buffer.from([0xff, 0xd8]);
+const seg = (marker: number, size: number) => segment(marker, Buffer.alloc(size, 0x5a));
 
 it('finds the end of the leading EXIF/XMP/IPTC segments of a JPEG, and nothing elsewhere', () => {
   const exif = seg(0xe1, 300);

@@ -6,21 +6,16 @@ import path from 'node:path';
 import { it } from 'node:test';
 import { MemoryBackend } from '../backend/memory.js';
 import { backup } from '../core/archiver.js';
+import { jpeg, jpegImage } from '../core/jpeg.test-helper.js';
 import { Repository } from '../core/repository.js';
 import { fileBlobs } from './scan.js';
 
 it('predicts the blob IDs a backup stores for a file, JPEG metadata cut included, without a repository', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-blobs-'));
   try {
-    const seg = (marker: number, body: Buffer) => {
-      const h = Buffer.alloc(4);
-      h.writeUInt16BE(0xff00 | marker, 0);
-      h.writeUInt16BE(body.length + 2, 2);
-      return Buffer.concat([h, body]);
-    };
     const files = {
-      'photo.jpg': Buffer.concat([Buffer.from([0xff, 0xd8]), seg(0xe1, randomBytes(700)), ...Array.from({ length: 60 }, () => seg(0xef, randomBytes(60_000))), Buffer.from([0xff, 0xd9])]),
-      'small.jpg': Buffer.concat([Buffer.from([0xff, 0xd8]), seg(0xe1, randomBytes(700)), seg(0xef, randomBytes(60_000))]),
+      'photo.jpg': jpeg(randomBytes(700), jpegImage(60)),
+      'small.jpg': jpeg(randomBytes(700), jpegImage(1)),
       'video.mov': randomBytes(5_000_000),
     };
     for (const [name, data] of Object.entries(files)) await writeFile(path.join(dir, name), data);
