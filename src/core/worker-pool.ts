@@ -56,7 +56,6 @@ export class ChunkPool {
       packsInFlight: 1,
     };
     const n = opts.workers ?? Math.max(1, Math.min(os.availableParallelism(), 8));
-
     for (let i = 0; i < n; i++) {
       // A worker's garbage is small and short-lived (messages, chunk IDs): a small young generation
       // suffices and keeps its heap at ~10 MiB instead of ~25.
