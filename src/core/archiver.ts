@@ -330,6 +330,7 @@ export class Archiver {
    */
   private async walkDir(p: string, node: TreeNode, prev: PrevNode): Promise<Walked> {
     const info = this.scanner.dirs.get(p);
+    this.scanner.dirs.delete(p); // each folder is walked once; its entry goes with its tree
     const hits = this.targets.map((t) => (t.failure !== undefined ? '' : t.cachedTree(p, info?.fingerprint)));
     if (info && hits.every((h) => h !== undefined)) {
       for (const t of this.targets) {
