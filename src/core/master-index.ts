@@ -32,12 +32,16 @@ export class MasterIndex {
   }
 
   addPack(pack: ID, blobs: readonly PackedBlob[]): void {
-    if (!this.packs.has(pack)) this.packs.set(pack, [...blobs]);
+    const known = this.packs.get(pack);
+    const entries: (PackedBlob & BlobLocation)[] = [];
     for (const b of blobs) {
-      if (!this.blobs.has(b.id)) {
-        this.blobs.set(b.id, { pack, type: b.type, offset: b.offset, length: b.length, uncompressedLength: b.uncompressedLength });
-      }
+      // One object per blob is both the pack's entry and the blob's location: an index holds every
+      // blob of the repository, and this halves its objects.
+      const e = { type: b.type, id: b.id, offset: b.offset, length: b.length, uncompressedLength: b.uncompressedLength, pack };
+      entries.push(e);
+      if (!this.blobs.has(b.id)) this.blobs.set(b.id, e);
     }
+    if (!known) this.packs.set(pack, entries);
   }
 
   removePacks(packs: ReadonlySet<ID>): void {
