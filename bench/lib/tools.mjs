@@ -17,7 +17,7 @@ const borgEncryption = () => {
 
 export const TOOLS = {
   // keepsake: run as users run it (`npx keepsake`, an installed `keepsake`): the file itself, through
-  // its #! line, which carries the V8 flag it is meant to run with.
+  // its #! line.
   keepsake: {
     available: () => null, // always attempted: a missing or broken CLI shows up as FAIL in the table
     version: (ctx) => spawnSync(process.execPath, [ks(ctx), '--version'], { encoding: 'utf8' }).stdout?.trim() || 'unknown',
