@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { CorruptError } from './errors.js';
+import { decodeTree, encodeTree, type TreeNode } from './tree.js';
+
+const id = (c: string) => c.repeat(64);
+const file: TreeNode = {
+  name: 'IMG_0001.JPG', type: 'file', mode: 0o644, mtime: '2024-05-01T10:00:00.123456789+02:00', atime: '2024-05-01T10:00:00+02:00',
+  ctime: '2024-05-01T10:00:00Z', uid: 1000, gid: 1000, user: 'ann', group: 'ann', inode: 2n ** 60n, deviceId: 66306n, size: 4_000_000,
+  links: 1n, content: [id('a'), id('b')],
+};
+const dir: TreeNode = { name: 'Café ☕', type: 'dir', mode: 2 ** 31 + 0o755, mtime: file.mtime, atime: file.atime, ctime: file.ctime, uid: 0, gid: 0, content: null, subtree: id('c') };
+
+it('trees round-trip through restic\'s JSON, uint64 fields exact, names with odd bytes included', () => {
+  const odd: TreeNode = { ...file, name: 'a\u0001b"c\\d' };
+  // UTF-16 order puts the emoji (D83D…) before the fullwidth A (FF21); byte order (F0… vs EF…) does not.
+  const wide: TreeNode = { ...file, name: '\uFF21' };
+  const emoji: TreeNode = { ...file, name: '\u{1F600}' };
+  const back = decodeTree(encodeTree([emoji, file, dir, odd, wide]));
+  const byName = new Map(back.map((n) => [n.name, n]));
+  assert.equal(byName.get('IMG_0001.JPG')!.inode, 2n ** 60n);
+  assert.deepEqual(byName.get('IMG_0001.JPG')!.content, [id('a'), id('b')]);
+  assert.equal(byName.get('Café ☕')!.subtree, id('c'));
+  assert.ok(byName.has('a\u0001b"c\\d'));
+  // Nodes are stored in byte order of their names, as restic sorts them.
+  assert.deepEqual(back.map((n) => n.name), ['Café ☕', 'IMG_0001.JPG', 'a\u0001b"c\\d', '\uFF21', '\u{1F600}']);
+  assert.deepEqual(decodeTree(Buffer.from('{"nodes":null}\n')), []);
+});
+
+it('a malformed tree is a CorruptError naming what is wrong, never a crash or a partial result', () => {
+  const bad = (json: string, why: RegExp) => assert.throws(() => decodeTree(Buffer.from(json)), (e: Error) => e instanceof CorruptError && why.test(e.message), json);
+  bad('{"nodes":[', /not valid JSON/);
+  bad('[]', /malformed/);
+  bad('{"nodes":[{"type":"file"}]}', /nodes\.0\.name/);
+  bad('{"nodes":[{"name":"x","type":"pipe-dream"}]}', /nodes\.0\.type/);
+  bad(`{"nodes":[{"name":"x","type":"file","content":["${id('a').slice(1)}"]}]}`, /nodes\.0\.content\.0: not a blob ID/);
+  bad('{"nodes":[{"name":"x","type":"dir","subtree":"../../etc"}]}', /nodes\.0\.subtree/);
+  bad('{"nodes":[{"name":"x","type":"file","size":-1}]}', /nodes\.0\.size/);
+  bad('{"nodes":[{"name":"x","type":"file","uid":1.5}]}', /nodes\.0\.uid/);
+});
