@@ -15,6 +15,9 @@ it('keeps uint64 values exact', () => {
   const big = 18446744073709551615n;
   assert.equal(goJson({ inode: big, n: 5 }), '{"inode":18446744073709551615,"n":5}');
   assert.deepEqual(parseJson('{"inode":18446744073709551615,"s":"12345678901234567890","n":7}'), { inode: big, s: '12345678901234567890', n: 7 });
+  // Numbers anywhere a number can stand (after `[`, `,`, blanks); digit runs inside strings stay text.
+  assert.deepEqual(parseJson('{"a": [1, 18446744073709551615],\n "b":\t18446744073709551614}'), { a: [1, big], b: big - 1n });
+  assert.deepEqual(parseJson('{"id":"0123456789012345678901234567890123456789012345678901234567890123"}'), { id: '0123456789012345678901234567890123456789012345678901234567890123' });
 });
 
 it('formats and parses RFC 3339 times with nanoseconds like Go', () => {

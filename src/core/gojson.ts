@@ -50,8 +50,10 @@ export function goJson(v: GoValue): string {
  * uint64 fields (inode, size, device_id) that can exceed 2^53.
  */
 export function parseJson(text: string): unknown {
-  // Fast path: no run of 16 digits anywhere means no integer can exceed 2^53.
-  if (!/\d{16}/.test(text)) return JSON.parse(text);
+  // Fast path: no number of 16 digits or more means none can exceed 2^53. A number starts after `:`,
+  // `,` or `[` (and blanks); digit runs inside strings (hex blob IDs have them) do not count. A string
+  // that happens to contain such a sequence only sends the text down the slow path, which is exact.
+  if (!/[:,[]\s*-?\d{16}/.test(text)) return JSON.parse(text);
   // Quote large integers outside strings, then revive them. A tokenizer-level pass keeps strings intact.
   const marked = text.replace(/"(?:[^"\\]|\\.)*"|-?\d{16,}(?![.eE\d])/g, (m) =>
     m.startsWith('"') ? m : `"\\u0000big:${m}"`);
