@@ -2,7 +2,6 @@
  * Trees: a directory's listing as restic stores it, `{"nodes":[…]}` + newline, nodes sorted by name
  * (byte order), fields in restic's order so identical folders give identical tree blobs in both tools.
  */
-import { z } from 'zod';
 import { CorruptError } from './errors.js';
 import { goJson, goString, parseJson } from './gojson.js';
 import { goQuoteInner, goUnquoteInner } from './goquote.js';
@@ -77,35 +76,85 @@ export function encodeTree(nodes: TreeNode[]): Buffer {
   return Buffer.from(`{"nodes":[${sorted.map(encodeNode).join(',')}]}\n`);
 }
 
-const u64 = z.union([z.number().int().nonnegative(), z.bigint().nonnegative()]).transform((x) => BigInt(x));
-const idSchema = z.string().refine(isID, 'not a blob ID');
-
-const nodeSchema = z.object({
-  name: z.string(),
-  type: z.enum(['file', 'dir', 'symlink', 'dev', 'chardev', 'fifo', 'socket', 'irregular']),
-  mode: z.number().int().nonnegative().optional(),
-  mtime: z.string().optional(),
-  atime: z.string().optional(),
-  ctime: z.string().optional(),
-  uid: z.number().int().nonnegative().optional(),
-  gid: z.number().int().nonnegative().optional(),
-  user: z.string().optional(),
-  group: z.string().optional(),
-  inode: u64.optional(),
-  device_id: u64.optional(),
-  size: u64.optional(),
-  links: u64.optional(),
-  linktarget: z.string().optional(),
-  extended_attributes: z.array(z.object({ name: z.string(), value: z.string() })).nullish(),
-  device: u64.optional(),
-  content: z.array(idSchema).nullable().optional(),
-  subtree: idSchema.nullish(),
-  error: z.string().optional(),
-});
-
-const treeSchema = z.object({ nodes: z.array(nodeSchema).nullable() });
+const nodeTypes: ReadonlySet<string> = new Set<NodeType>(['file', 'dir', 'symlink', 'dev', 'chardev', 'fifo', 'socket', 'irregular']);
 
 const zeroTime = '0001-01-01T00:00:00Z';
+
+/*
+ * The checks a schema library would make, written out: trees are decoded by the tens of thousands
+ * (one per folder of every snapshot read), and zod built a copy of every node on the way, which made
+ * decoding 30k trees take ~460 ms and most of a no-change backup's garbage when the folder cache is
+ * gone. Absent fields are allowed; a field that is there must have its type (null only where restic
+ * writes null).
+ */
+type Raw = Record<string, unknown>;
+
+function malformed(at: string, message: string): never {
+  throw new CorruptError(`tree is malformed: ${at}: ${message}`);
+}
+
+function optString(n: Raw, key: string, at: string): string | undefined {
+  const v = n[key];
+  if (v === undefined || typeof v === 'string') return v;
+  return malformed(`${at}.${key}`, 'expected a string');
+}
+
+function optUint(n: Raw, key: string, at: string): number | undefined {
+  const v = n[key];
+  if (v === undefined || (typeof v === 'number' && Number.isInteger(v) && v >= 0)) return v;
+  return malformed(`${at}.${key}`, 'expected a non-negative integer');
+}
+
+/** uint64 fields (inode, size, ...): parseJson gives a bigint where a number would lose digits. */
+function optU64(n: Raw, key: string, at: string): bigint | undefined {
+  const v = n[key];
+  if (v === undefined) return undefined;
+  if (typeof v === 'bigint' && v >= 0n) return v;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return BigInt(v);
+  return malformed(`${at}.${key}`, 'expected a non-negative integer');
+}
+
+function id(v: unknown, at: string): ID {
+  return isID(v) ? v : malformed(at, 'not a blob ID');
+}
+
+function decodeNode(v: unknown, at: string): TreeNode {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return malformed(at, 'expected an object');
+  const n = v as Raw;
+  const name = optString(n, 'name', at) ?? malformed(`${at}.name`, 'expected a string');
+  const type = n.type;
+  if (typeof type !== 'string' || !nodeTypes.has(type)) return malformed(`${at}.type`, `unknown node type ${JSON.stringify(type)}`);
+  const xattrs = n.extended_attributes;
+  if (xattrs !== undefined && xattrs !== null && !(Array.isArray(xattrs) && xattrs.every((x) => typeof x?.name === 'string' && typeof x?.value === 'string'))) {
+    malformed(`${at}.extended_attributes`, 'expected a list of name/value pairs');
+  }
+  const content = n.content;
+  if (content !== undefined && content !== null && !Array.isArray(content)) malformed(`${at}.content`, 'expected a list of blob IDs');
+  const size = optU64(n, 'size', at);
+  return {
+    // restic Go-quotes names inside the JSON string; accept unquoted ones written before we did too.
+    name: goUnquoteInner(name) ?? name,
+    type: type as NodeType,
+    mode: optUint(n, 'mode', at) ?? 0,
+    mtime: optString(n, 'mtime', at) ?? zeroTime,
+    atime: optString(n, 'atime', at) ?? zeroTime,
+    ctime: optString(n, 'ctime', at) ?? zeroTime,
+    uid: optUint(n, 'uid', at) ?? 0,
+    gid: optUint(n, 'gid', at) ?? 0,
+    user: optString(n, 'user', at),
+    group: optString(n, 'group', at),
+    inode: optU64(n, 'inode', at),
+    deviceId: optU64(n, 'device_id', at),
+    size: size === undefined ? undefined : Number(size),
+    links: optU64(n, 'links', at),
+    linktarget: optString(n, 'linktarget', at),
+    extendedAttributes: (xattrs as { name: string; value: string }[] | null | undefined) ?? undefined,
+    device: optU64(n, 'device', at),
+    content: Array.isArray(content) ? content.map((c, i) => id(c, `${at}.content.${i}`)) : null,
+    subtree: n.subtree === undefined || n.subtree === null ? undefined : id(n.subtree, `${at}.subtree`),
+    error: optString(n, 'error', at),
+  };
+}
 
 export function decodeTree(bytes: Uint8Array): TreeNode[] {
   let raw: unknown;
@@ -114,31 +163,11 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
   } catch {
     throw new CorruptError('tree is not valid JSON');
   }
-  const r = treeSchema.safeParse(raw);
-  if (!r.success) throw new CorruptError(`tree is malformed: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
-  return (r.data.nodes ?? []).map((n) => ({
-    // restic Go-quotes names inside the JSON string; accept unquoted ones written before we did too.
-    name: goUnquoteInner(n.name) ?? n.name,
-    type: n.type,
-    mode: n.mode ?? 0,
-    mtime: n.mtime ?? zeroTime,
-    atime: n.atime ?? zeroTime,
-    ctime: n.ctime ?? zeroTime,
-    uid: n.uid ?? 0,
-    gid: n.gid ?? 0,
-    user: n.user,
-    group: n.group,
-    inode: n.inode,
-    deviceId: n.device_id,
-    size: n.size === undefined ? undefined : Number(n.size),
-    links: n.links,
-    linktarget: n.linktarget,
-    extendedAttributes: n.extended_attributes ?? undefined,
-    device: n.device,
-    content: n.content ?? null,
-    subtree: n.subtree ?? undefined,
-    error: n.error,
-  }));
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return malformed('tree', 'expected an object');
+  const nodes = (raw as Raw).nodes;
+  if (nodes === null) return [];
+  if (!Array.isArray(nodes)) return malformed('nodes', 'expected a list');
+  return nodes.map((n, i) => decodeNode(n, `nodes.${i}`));
 }
 
 /**
