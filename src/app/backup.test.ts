@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { it } from 'node:test';
 import { MemoryBackend } from '../backend/memory.js';
-import { formatTime, goJson, nowNanos } from '../core/gojson.js';
+import { foreignLock } from '../core/lock.test-helper.js';
 import { Repository } from '../core/repository.js';
 import { runBackup } from './backup.js';
 
@@ -21,9 +21,7 @@ it('a backup reads while its lock settles but writes nothing if a competing excl
     const running = runBackup(repo, { paths: [src] });
     while ((await repo.list('lock')).length === 0) await new Promise((r) => setImmediate(r));
     // Another machine's prune took its exclusive lock at the same moment.
-    await repo.saveUnpacked('lock', Buffer.from(goJson({
-      time: formatTime(nowNanos()), exclusive: true, hostname: `not-${os.hostname()}`, username: 'ann', pid: 4242,
-    })));
+    await foreignLock(repo, true);
     await assert.rejects(running, /the repository is in use: an exclusive lock held by PID 4242/);
     assert.deepEqual(await repo.list('pack'), [], 'no pack was written');
     assert.deepEqual(await repo.list('index'), []);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { it } from 'node:test';
 import { MemoryBackend } from '../backend/memory.js';
-import { formatTime, goJson, nowNanos } from '../core/gojson.js';
+import { foreignLock } from '../core/lock.test-helper.js';
 import { Repository } from '../core/repository.js';
 import { runBackup } from './backup.js';
 import { runRestore } from './restore.js';
@@ -28,9 +28,7 @@ it('a restore starts before its lock settles, but fails if a competing exclusive
     const running = runRestore(repo, { snapshot: 'latest', target: path.join(dir, 'r2') });
     while ((await repo.list('lock')).length === 0) await new Promise((r) => setImmediate(r));
     // Another machine's prune took its exclusive lock at the same moment.
-    await repo.saveUnpacked('lock', Buffer.from(goJson({
-      time: formatTime(nowNanos()), exclusive: true, hostname: `not-${os.hostname()}`, username: 'ann', pid: 4242,
-    })));
+    await foreignLock(repo, true);
     await assert.rejects(running, /the repository is in use: an exclusive lock held by PID 4242/);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import os from 'node:os';
 import { it } from 'node:test';
 import { MemoryBackend } from '../backend/memory.js';
-import { formatTime, goJson, nowNanos } from './gojson.js';
 import { acquireLock, removeStaleLocks } from './lock.js';
+import { foreignLock } from './lock.test-helper.js';
 import { Repository } from './repository.js';
 
 const kdf = { N: 1024, r: 8, p: 1 };
@@ -12,13 +11,6 @@ async function repo(): Promise<Repository> {
   const backend = new MemoryBackend();
   await Repository.init(backend, 'pw', { kdf });
   return Repository.open(backend, 'pw');
-}
-
-/** A lock another live process holds: another host, so neither staleness rule applies. */
-async function foreignLock(r: Repository, exclusive: boolean, ageNs = 0n): Promise<string> {
-  return r.saveUnpacked('lock', Buffer.from(goJson({
-    time: formatTime(nowNanos() - ageNs), exclusive, hostname: `not-${os.hostname()}`, username: 'ann', pid: 4242,
-  })));
 }
 
 it('shared locks coexist; an exclusive one keeps everybody out, with who holds it in the message', async () => {
