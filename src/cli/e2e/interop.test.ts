@@ -9,8 +9,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { before, describe, test } from 'node:test';
-import { chunkLengths, minSize } from '../../core/chunker.js';
-import { jpegMetadataEnd } from '../../core/jpeg.js';
+import { chunkLengths } from '../../core/chunker.js';
+import { firstChunkCut } from '../../core/jpeg.js';
 import {
   addHandMadeFiles, cli, countFiles, diffTrees, hashTree, lastJson, jsonLines, makeCorpus, mutateCorpus, needRestic,
   restic, tempDir, type Entry,
@@ -104,7 +104,7 @@ describe('interop with restic', () => {
     for (const file of await listFiles(lib)) {
       const data = await fs.readFile(file);
       const lengths = chunkLengths(pol, data);
-      const m = data.length > minSize ? jpegMetadataEnd(data, minSize - 4096) : 0;
+      const m = firstChunkCut(data.length, data);
       let off = 0;
       for (const [i, len] of lengths.entries()) {
         const chunk = data.subarray(off, off + len);
