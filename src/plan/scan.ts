@@ -26,8 +26,8 @@ export interface ScanResult {
   problems: { source: string; message: string }[];
 }
 
-/** Blob IDs of a file as a backup with this polynomial would store them. */
-export async function fileBlobs(file: string, pol: bigint): Promise<string[]> {
+/** Blob IDs of a file of this size (from the caller's stat, as a backup takes it from its scan) as a backup with this polynomial would store them. */
+export async function fileBlobs(file: string, pol: bigint, size: number): Promise<string[]> {
   const fh = await open(file, 'r');
   try {
     const c = new Chunker(pol);
@@ -35,7 +35,6 @@ export async function fileBlobs(file: string, pol: bigint): Promise<string[]> {
     let h = createHash('sha256');
     let pending = 0;
     const buf = Buffer.allocUnsafe(1 << 20);
-    const { size } = await fh.stat();
     let extraCut = -1; // file offset of the first chunk's extra cut (see jpeg.ts), once known
     let offset = 0; // file offset of buf[0]
     for (;;) {
@@ -135,7 +134,7 @@ export async function scanSources(ledger: Ledger, sources: readonly Source[], de
       backed ??= backedUpFiles(ledger, dests, src);
       const node = backed.get(p);
       if (node?.content && same(node, st)) f.content = node.content;
-      else if (pol !== undefined) f.content = await fileBlobs(p, pol).then(contentId, () => undefined);
+      else if (pol !== undefined) f.content = await fileBlobs(p, pol, f.size).then(contentId, () => undefined);
       if (f.content) {
         learned.push({ path: p, size: f.size, mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString(), inode: st.ino.toString(), content: f.content });
       }
