@@ -45,6 +45,30 @@ export class BackendError extends Error {
   }
 }
 
+const transientFsCodes = new Set(['EAGAIN', 'EBUSY', 'EINTR', 'EMFILE', 'ENFILE', 'ETIMEDOUT']);
+
+/**
+ * Classify a file-system error met while storing in or reading from `folder`. A missing file when
+ * reading is `not-found`; a missing folder when writing or listing means the repository itself is
+ * gone (an unplugged drive), which is permanent; a full disk or a refused write gets a hint.
+ */
+export function fileSystemError(err: unknown, location: string, folder: string, what: string, op: 'load' | 'save'): BackendError {
+  if (err instanceof BackendError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const code = e.code ?? '';
+  let kind: BackendErrorCode = transientFsCodes.has(code) ? 'transient' : 'permanent';
+  let hint: string | undefined;
+  if (code === 'ENOENT') {
+    if (op === 'load') kind = 'not-found';
+    else hint = `the repository folder ${folder} is missing: is the drive connected?`;
+  } else if (code === 'ENOSPC' || code === 'EDQUOT') {
+    hint = `the disk holding ${folder} is full: free some space or choose another destination`;
+  } else if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    hint = `keepsake may not write to ${folder}: check the folder's permissions and that the disk is not read-only`;
+  }
+  return new BackendError(kind, `${location}: ${what}: ${e.message ?? String(err)}`, { cause: err, hint });
+}
+
 export function isNotFound(err: unknown): boolean {
   return err instanceof BackendError && err.code === 'not-found';
 }
@@ -69,6 +93,17 @@ export interface Backend {
    * durable when the promise resolves (fsync on local disks).
    */
   save(h: Handle, data: Uint8Array): Promise<void>;
+
+  /**
+   * Optional, for drivers on a file system: store the complete file at `file` under `h` with save()'s
+   * guarantees by moving it into place, so a pack is written once and never held in memory. `file`
+   * must be in stagingDir(). It is gone once the promise resolves; after a failure it may still be
+   * there (the caller removes it). Repeating a call whose file was already moved succeeds.
+   */
+  saveFile?(h: Handle, file: string): Promise<void>;
+
+  /** With saveFile: a folder on the destination's own file system for files to hand to saveFile. */
+  stagingDir?(): Promise<string>;
 
   /**
    * Read `length` bytes at `offset` of a file (`length` 0 means to the end). Must return exactly the

@@ -3,6 +3,7 @@
  * `transient` errors (some before reaching the backend, some after it did the work but "lost the
  * reply"), calls are delayed, and loads are cut short. Deterministic for a given seed, so a failing
  * test can be replayed.
+ * It offers no saveFile: finished packs reach the wrapped backend through save, where faults are injected.
  */
 import { prng } from '../util/prng.js';
 import { BackendError, filePath, type Backend, type FileInfo, type FileType, type Handle } from './backend.js';

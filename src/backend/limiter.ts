@@ -13,10 +13,19 @@ export class LimiterBackend implements Backend {
   readonly connections: number;
   private readonly sem: Semaphore;
 
+  readonly saveFile?: (h: Handle, file: string) => Promise<void>;
+  readonly stagingDir?: () => Promise<string>;
+
   constructor(private readonly inner: Backend, limit = inner.connections) {
     this.location = inner.location;
     this.connections = limit;
     this.sem = new Semaphore(limit);
+    if (inner.saveFile && inner.stagingDir) {
+      const saveFile = inner.saveFile.bind(inner);
+      const stagingDir = inner.stagingDir.bind(inner);
+      this.saveFile = (h, file) => this.sem.run(() => saveFile(h, file));
+      this.stagingDir = stagingDir;
+    }
   }
 
   unwrap(): Backend {

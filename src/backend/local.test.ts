@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { it } from 'node:test';
@@ -28,6 +28,32 @@ it('local: leaves no temp files and ignores foreign names when listing', async (
     for await (const f of b.list('pack')) packs.push(f.name);
     assert.deepEqual(packs, []);
     assert.deepEqual((await readdir(path.join(dir, 'index'))).sort(), ['..evil', 'a'.repeat(64)]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+it('local: saveFile moves a staged file into place, read-only; a repeated call succeeds; staged files are never listed', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-local-'));
+  try {
+    const b = new LocalBackend(dir);
+    await b.create();
+    const staging = await b.stagingDir();
+    assert.equal(path.dirname(staging), path.join(dir, 'data'));
+    const file = path.join(staging, 'keepsake-0123-1-0.pack');
+    await writeFile(file, 'pack bytes');
+    const staged: string[] = [];
+    for await (const f of b.list('pack')) staged.push(f.name);
+    assert.deepEqual(staged, []);
+    const h = { type: 'pack', name: 'cd'.repeat(32) } as const;
+    await b.saveFile(h, file);
+    assert.equal(Buffer.from(await b.load(h, 0, 0)).toString(), 'pack bytes');
+    assert.equal((await stat(path.join(dir, 'data', 'cd', h.name))).mode & 0o777, 0o400);
+    assert.deepEqual(await readdir(staging), []);
+    // A retry after a lost reply: the file was moved already.
+    await b.saveFile(h, file);
+    // A staged file that never existed and is not in place is an error.
+    await assert.rejects(b.saveFile({ type: 'pack', name: 'ef'.repeat(32) }, file), BackendError);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -12,15 +12,13 @@ import {
   BackendError,
   dirOf,
   filePath,
+  fileSystemError,
   isValidName,
   type Backend,
-  type BackendErrorCode,
   type FileInfo,
   type FileType,
   type Handle,
 } from './backend.js';
-
-const transientCodes = new Set(['EAGAIN', 'EBUSY', 'EINTR', 'EMFILE', 'ENFILE', 'ETIMEDOUT']);
 
 export class LocalBackend implements Backend {
   readonly location: string;
@@ -72,6 +70,43 @@ export class LocalBackend implements Backend {
       await syncDir(dir);
     } catch (err) {
       await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw this.wrap(err, `save ${filePath(h)}`, 'save');
+    }
+  }
+
+  /**
+   * Packs are assembled in `data/00` (with names restic and keepsake skip when listing, like the
+   * temporary files of save) and renamed into their folder: same file system, no copy.
+   */
+  async stagingDir(): Promise<string> {
+    const dir = path.join(this.root, 'data', '00');
+    try {
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw this.wrap(err, 'create data/00', 'save');
+    }
+    return dir;
+  }
+
+  async saveFile(h: Handle, file: string): Promise<void> {
+    const final = path.join(this.root, filePath(h));
+    const dir = path.dirname(final);
+    try {
+      const f = await fs.open(file, 'r');
+      try {
+        await f.sync();
+        await f.chmod(0o400);
+      } finally {
+        await f.close();
+      }
+      if (h.type === 'pack') await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      await fs.rename(file, final);
+      await syncDir(dir);
+    } catch (err) {
+      // A repeated call after the move succeeded (a lost reply in a retry): the file is in place.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && (err as NodeJS.ErrnoException).path === file) {
+        if (await fs.stat(final).then(() => true, () => false)) return;
+      }
       throw this.wrap(err, `save ${filePath(h)}`, 'save');
     }
   }
@@ -145,25 +180,8 @@ export class LocalBackend implements Backend {
     }
   }
 
-  /**
-   * Classify a file-system error. A missing file when reading is `not-found`; a missing folder when
-   * writing or listing means the repository itself is gone (an unplugged drive), which is permanent.
-   */
   private wrap(err: unknown, what: string, op: 'load' | 'save'): BackendError {
-    if (err instanceof BackendError) return err;
-    const e = err as NodeJS.ErrnoException;
-    const code = e.code ?? '';
-    let kind: BackendErrorCode = transientCodes.has(code) ? 'transient' : 'permanent';
-    let hint: string | undefined;
-    if (code === 'ENOENT') {
-      if (op === 'load') kind = 'not-found';
-      else hint = `the repository folder ${this.root} is missing: is the drive connected?`;
-    } else if (code === 'ENOSPC' || code === 'EDQUOT') {
-      hint = `the disk holding ${this.root} is full: free some space or choose another destination`;
-    } else if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      hint = `keepsake may not write to ${this.root}: check the folder's permissions and that the disk is not read-only`;
-    }
-    return new BackendError(kind, `${this.location}: ${what}: ${e.message ?? String(err)}`, { cause: err, hint });
+    return fileSystemError(err, this.location, this.root, what, op);
   }
 }
 

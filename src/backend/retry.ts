@@ -43,7 +43,16 @@ export class RetryBackend implements Backend {
     this.max = opts.maxDelayMs ?? 30_000;
     this.sleep = opts.sleep ?? defaultSleep;
     this.random = opts.random ?? Math.random;
+    if (inner.saveFile && inner.stagingDir) {
+      const saveFile = inner.saveFile.bind(inner);
+      const stagingDir = inner.stagingDir.bind(inner);
+      this.saveFile = (h, file) => this.retry(`save ${filePath(h)}`, () => saveFile(h, file));
+      this.stagingDir = () => this.retry('create staging folder', stagingDir);
+    }
   }
+
+  readonly saveFile?: (h: Handle, file: string) => Promise<void>;
+  readonly stagingDir?: () => Promise<string>;
 
   unwrap(): Backend {
     return this.inner;

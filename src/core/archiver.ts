@@ -107,6 +107,8 @@ export class Archiver {
       throw err;
     } finally {
       await this.pool.close();
+      // Pack files an interruption left half-written or not uploaded.
+      await Promise.all(this.targets.map((t) => t.writer.discardStaged().catch(() => undefined)));
     }
   }
 

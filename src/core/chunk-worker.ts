@@ -38,25 +38,36 @@ interface FileState {
 
 let pending: PendingChunk[] = [];
 const openFiles: FileState[] = [];
-// Pack buffers come back from the main thread once their upload is done and are reused, so a
-// worker holds at most packsInFlight + 1 of them per destination and leaves no garbage behind.
-const spare: Buffer[] = [];
-function packBuffer(size: number): Buffer {
-  const i = spare.findIndex((b) => b.length >= size);
-  return i >= 0 ? spare.splice(i, 1)[0]! : Buffer.allocUnsafe(size);
-}
 const dests = init.destinations.map((d) => ({
   compress: d.compress,
-  pack: new PackBuilder({ encrypt: d.key.encrypt, macK: d.key.macK, macR: d.key.macR } satisfies MasterKey, 'data', init.packSize, packBuffer),
+  pack: new PackBuilder({ encrypt: d.key.encrypt, macK: d.key.macK, macR: d.key.macR } satisfies MasterKey, 'data', d.staging, init.packSize),
+  failed: false,
 }));
+
+/**
+ * A write to a destination's pack file. If it fails (a full disk), this worker stores nothing more
+ * for that destination and tells the main thread, which fails the destination: the error belongs to
+ * the destination, not to the file being read.
+ */
+function packOp<T>(d: number, fn: () => T): T | undefined {
+  const dest = dests[d]!;
+  try {
+    return fn();
+  } catch (err) {
+    dest.failed = true;
+    dest.pack.discard();
+    post({ t: 'pack-error', dest: d, code: (err as NodeJS.ErrnoException).code ?? '', message: (err as Error).message });
+    return undefined;
+  }
+}
 
 // Replies from the main thread arrive in order: one `need` per `hashes`, one `ack` per `pack`.
 const waiters: { kind: 'need' | 'ack'; resolve: (m: ToWorker) => void }[] = [];
 const queue: ToWorker[] = [];
 let busy = false;
 
-function post(m: FromWorker, transfer?: ArrayBuffer[]): void {
-  port.postMessage(m, transfer ?? []);
+function post(m: FromWorker): void {
+  port.postMessage(m);
 }
 
 function waitFor(kind: 'need' | 'ack'): Promise<ToWorker> {
@@ -68,14 +79,10 @@ const uploading: Promise<ToWorker>[] = [];
 async function sendPack(dest: number): Promise<void> {
   // This is the backpressure from slow uploads.
   while (uploading.length >= init.packsInFlight) await uploading.shift();
-  const p = dests[dest]!.pack.finish();
-  // A pack buffer is never from Node's shared pool (it is far larger): its ArrayBuffer is the pack's alone.
-  const ab = p.data.buffer as ArrayBuffer;
-  uploading.push(waitFor('ack').then((m) => {
-    if (m.t === 'ack' && m.buffer) spare.push(Buffer.from(m.buffer));
-    return m;
-  }));
-  post({ t: 'pack', dest, id: p.id, data: ab, length: p.data.length, offset: p.data.byteOffset, blobs: p.blobs }, [ab]);
+  const p = packOp(dest, () => dests[dest]!.pack.finish());
+  if (!p) return;
+  uploading.push(waitFor('ack'));
+  post({ t: 'pack', dest, id: p.id, file: p.file, size: p.size, blobs: p.blobs });
 }
 
 async function round(): Promise<void> {
@@ -91,14 +98,14 @@ async function round(): Promise<void> {
       c.file.content.push(c.id);
       const blob = arena.subarray(c.start, c.end);
       for (let d = 0; d < n; d++) {
-        if (!reply.need[i * n + d]) continue;
-        const { pack, compress } = dests[d]!;
-        const z = compress && c.file.job.compress;
-        if (!pack.add(c.id, blob, z)) {
+        const dest = dests[d]!;
+        if (!reply.need[i * n + d] || dest.failed) continue;
+        const z = dest.compress && c.file.job.compress;
+        if (packOp(d, () => dest.pack.add(c.id, blob, z)) === false) {
           await sendPack(d);
-          pack.add(c.id, blob, z);
+          packOp(d, () => dest.pack.add(c.id, blob, z));
         }
-        if (pack.full) await sendPack(d);
+        if (!dest.failed && dest.pack.full) await sendPack(d);
       }
     }
   }
@@ -189,7 +196,7 @@ async function handle(m: ToWorker): Promise<void> {
   } else if (m.t === 'flush') {
     await round();
     used = 0;
-    for (let d = 0; d < dests.length; d++) if (dests[d]!.pack.count > 0) await sendPack(d);
+    for (let d = 0; d < dests.length; d++) if (!dests[d]!.failed && dests[d]!.pack.count > 0) await sendPack(d);
     await Promise.all(uploading.splice(0));
     post({ t: 'flushed' });
   }

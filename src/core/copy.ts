@@ -27,7 +27,8 @@ export async function copySnapshots(from: Repository, to: Repository, snaps: rea
     });
   }
   const writer = new RepoWriter(to);
-  const packs: Record<BlobType, PackBuilder> = { data: new PackBuilder(to.key, 'data'), tree: new PackBuilder(to.key, 'tree') };
+  const staging = await writer.staging();
+  const packs: Record<BlobType, PackBuilder> = { data: new PackBuilder(to.key, 'data', staging), tree: new PackBuilder(to.key, 'tree', staging) };
   const stats: CopyStats = { snapshots: 0, blobsCopied: 0, bytesCopied: 0 };
   const copyBlob = async (type: BlobType, id: ID): Promise<Buffer | undefined> => {
     if (!writer.claim(id)) return undefined;
@@ -50,13 +51,18 @@ export async function copySnapshots(from: Repository, to: Repository, snaps: rea
       if (n.subtree) await walk(n.subtree);
     }
   };
-  for (const s of snaps) {
-    await walk(s.tree);
-    for (const p of Object.values(packs)) if (p.count > 0) await writer.upload(p.finish());
-    await writer.flush();
-    const { id, ...body } = s;
-    await to.saveUnpacked('snapshot', encodeSnapshot({ ...body, original: s.original ?? id }));
-    stats.snapshots++;
+  try {
+    for (const s of snaps) {
+      await walk(s.tree);
+      for (const p of Object.values(packs)) if (p.count > 0) await writer.upload(p.finish());
+      await writer.flush();
+      const { id, ...body } = s;
+      await to.saveUnpacked('snapshot', encodeSnapshot({ ...body, original: s.original ?? id }));
+      stats.snapshots++;
+    }
+  } finally {
+    for (const p of Object.values(packs)) p.discard();
+    await writer.discardStaged();
   }
   return stats;
 }

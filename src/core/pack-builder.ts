@@ -1,9 +1,20 @@
-/** Assembles one pack file in a single preallocated buffer: blobs are encrypted straight into it. */
+/**
+ * Assembles one pack file in a staging folder: blobs are encrypted into a small write buffer and
+ * appended to the file, and the pack ID (SHA-256 of the whole file) is computed as it grows. A pack
+ * is never held in memory whole (restic, too, writes packs to temporary files): with a worker per
+ * core each filling one pack while another uploads, 16 MiB packs in memory were most of a backup's
+ * memory. Where the destination is a local folder, the staging folder is inside it and the finished
+ * file is renamed into place (see Backend.saveFile).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { decodeBlob } from './blob.js';
 import { compress } from './compress.js';
 import { extension, sealInto, type MasterKey } from './crypto.js';
-import { hashID, type ID } from './hash.js';
-import { decodeBlob } from './blob.js';
 import { CorruptError } from './errors.js';
+import { type ID } from './hash.js';
 import { packTrailer, parseTrailer, type BlobType, type PackedBlob } from './pack.js';
 
 /** restic's default target pack size. */
@@ -12,29 +23,44 @@ export const defaultPackSize = 16 * 1024 * 1024;
 /** Room kept for the header: 41 bytes per blob plus encryption, far below this for any pack. */
 const trailerSlack = 256 * 1024;
 
+/** Blobs are sealed into a buffer of this size and written out when it is full (larger blobs get a larger one). */
+const writeBuffer = 1024 * 1024;
+
+/** Where packs are assembled: a folder and the name prefix that marks one backup's files in it. */
+export interface Staging {
+  dir: string;
+  prefix: string;
+}
+
 export interface FinishedPack {
   id: ID;
-  data: Buffer;
+  /** The complete pack file, in the staging folder; whoever uploads it removes it. */
+  file: string;
+  size: number;
   blobs: PackedBlob[];
 }
 
+/** Numbers the files of this thread; with the thread's ID and the backup's prefix, names never collide. */
+let fileSeq = 0;
+
 export class PackBuilder {
-  private buf: Buffer;
+  private buf = Buffer.allocUnsafe(0);
+  /** Bytes in buf not yet written to the file. */
+  private buffered = 0;
+  /** Index of the first blob whose bytes are still in buf. */
+  private firstBuffered = 0;
+  private fd = -1;
+  private file = '';
+  private hash: Hash | undefined;
   private used = 0;
   readonly blobs: PackedBlob[] = [];
 
-  /**
-   * `alloc` supplies the buffer a pack is assembled in (at least the size asked for): a chunk worker
-   * hands out buffers that came back from finished uploads instead of allocating new ones.
-   */
   constructor(
     private readonly key: MasterKey,
     readonly type: BlobType,
+    private readonly staging: Staging,
     private readonly target = defaultPackSize,
-    private readonly alloc: (size: number) => Buffer = Buffer.allocUnsafe,
-  ) {
-    this.buf = Buffer.allocUnsafe(0);
-  }
+  ) {}
 
   get size(): number {
     return this.used;
@@ -51,8 +77,8 @@ export class PackBuilder {
 
   /**
    * Add a blob. Returns false, adding nothing, if the pack already holds blobs and this one would
-   * take it past its target size: finish the pack and add it to the next. (Packs stay within one
-   * buffer of the target size, allocated once; a blob larger than that gets a pack of its own.)
+   * take it past its target size: finish the pack and add it to the next. (A blob larger than the
+   * target gets a pack of its own.)
    */
   add(id: ID, plain: Uint8Array, tryCompress: boolean): boolean {
     let payload = plain;
@@ -66,46 +92,93 @@ export class PackBuilder {
     }
     const need = payload.length + extension;
     if (this.used > 0 && this.used + need + trailerSlack > this.target) return false;
-    if (this.used + need + trailerSlack > this.buf.length) this.grow(need + trailerSlack);
-    const length = sealInto(this.key, payload, this.buf, this.used);
+    if (this.fd < 0) this.open();
+    if (this.buffered + need > this.buf.length) {
+      this.writeOut();
+      if (need > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(need, writeBuffer));
+    }
+    const length = sealInto(this.key, payload, this.buf, this.buffered);
     this.blobs.push({ type: this.type, id, offset: this.used, length, uncompressedLength });
+    this.buffered += length;
     this.used += length;
     return true;
   }
 
-  private grow(need: number): void {
-    const next = this.alloc(Math.max(this.target, this.used + need));
-    this.buf.copy(next, 0, 0, this.used);
-    this.buf = next;
+  private open(): void {
+    this.file = path.join(this.staging.dir, `${this.staging.prefix}-${threadId}-${fileSeq++}.pack`);
+    this.fd = openSync(this.file, 'wx', 0o600);
+    this.hash = createHash('sha256');
   }
 
   /**
-   * Read the finished pack back before it is uploaded: its header must describe exactly the blobs
-   * added, and tree blobs (small, and the ones a snapshot cannot live without) must decrypt to their
-   * IDs. Data blobs are checked by their MACs and IDs on every read and by `check --read-data`; a
-   * full read-back of all data here would cost about a third of a backup's CPU.
+   * Write the buffered blobs to the file. Tree blobs (small, and the ones a snapshot cannot live
+   * without) are first decrypted back to their IDs, so a buffer damaged between encryption and
+   * upload is refused. Data blobs are checked by their MACs and IDs on every read and by
+   * `check --read-data`; a full read-back of all data here would cost about a third of a backup's CPU.
    */
-  private verify(data: Buffer): void {
-    const header = parseTrailer(this.key, data, data.length);
-    const same = Array.isArray(header) && header.length === this.blobs.length &&
-      header.every((h, i) => { const b = this.blobs[i]!; return h.id === b.id && h.type === b.type && h.offset === b.offset && h.length === b.length && h.uncompressedLength === b.uncompressedLength; });
-    if (!same) throw new CorruptError('a pack did not read back as written; nothing was uploaded');
-    if (this.type === 'tree') for (const b of this.blobs) decodeBlob(this.key, b.id, data.subarray(b.offset, b.offset + b.length), b.uncompressedLength);
+  private writeOut(): void {
+    if (this.buffered === 0) return;
+    const start = this.blobs[this.firstBuffered]!.offset;
+    if (this.type === 'tree') {
+      try {
+        for (const b of this.blobs.slice(this.firstBuffered)) {
+          decodeBlob(this.key, b.id, this.buf.subarray(b.offset - start, b.offset - start + b.length), b.uncompressedLength);
+        }
+      } catch (err) {
+        this.discard();
+        throw err;
+      }
+    }
+    this.append(this.buf.subarray(0, this.buffered));
+    this.buffered = 0;
+    this.firstBuffered = this.blobs.length;
+  }
+
+  private append(bytes: Uint8Array): void {
+    for (let off = 0; off < bytes.length; ) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    this.hash!.update(bytes);
   }
 
   /**
-   * Append the header and return the pack. The pack is a view of the builder's buffer, which goes
-   * with it: the builder starts the next pack in a new one.
+   * Append the header and close the file. The header is read back first: it must describe exactly
+   * the blobs added, or nothing is uploaded. The builder starts its next pack in a new file.
    */
   finish(): FinishedPack {
+    this.writeOut();
     const trailer = packTrailer(this.key, this.blobs);
-    if (this.used + trailer.length > this.buf.length) this.grow(trailer.length);
-    trailer.copy(this.buf, this.used);
-    const data = this.buf.subarray(0, this.used + trailer.length);
-    this.verify(data);
-    const pack = { id: hashID(data), data, blobs: this.blobs.splice(0) };
-    this.buf = Buffer.allocUnsafe(0);
-    this.used = 0;
+    const size = this.used + trailer.length;
+    const header = parseTrailer(this.key, trailer, size);
+    const same = Array.isArray(header) && header.length === this.blobs.length &&
+      header.every((h, i) => { const b = this.blobs[i]!; return h.id === b.id && h.type === b.type && h.offset === b.offset && h.length === b.length && h.uncompressedLength === b.uncompressedLength; });
+    if (!same) {
+      this.discard();
+      throw new CorruptError('a pack header did not read back as written; nothing was uploaded');
+    }
+    this.append(trailer);
+    closeSync(this.fd);
+    const pack = { id: this.hash!.digest('hex'), file: this.file, size, blobs: this.blobs.splice(0) };
+    this.reset();
     return pack;
+  }
+
+  /** Drop the pack being assembled and its file. */
+  discard(): void {
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      rmSync(this.file, { force: true });
+    }
+    this.blobs.length = 0;
+    this.reset();
+  }
+
+  private reset(): void {
+    this.fd = -1;
+    this.file = '';
+    this.hash = undefined;
+    this.used = 0;
+    this.buffered = 0;
+    this.firstBuffered = 0;
+    // The write buffer is kept only at its usual size: one very large blob should not pin its size.
+    if (this.buf.length > writeBuffer) this.buf = Buffer.allocUnsafe(0);
   }
 }

@@ -3,9 +3,16 @@
  * index files. Order of writes keeps the repository valid at every moment: a pack is uploaded before
  * an index names it, and every index is written before the snapshot that needs it.
  */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileSystemError } from '../backend/backend.js';
+import { CorruptError } from './errors.js';
 import { hashID, type ID } from './hash.js';
+import { processAlive } from './lock.js';
 import { encodeIndex } from './master-index.js';
-import { PackBuilder, defaultPackSize, type FinishedPack } from './pack-builder.js';
+import { PackBuilder, defaultPackSize, type FinishedPack, type Staging } from './pack-builder.js';
 import { type PackedBlob } from './pack.js';
 import { type Repository } from './repository.js';
 import { encodeTree, type TreeNode } from './tree.js';
@@ -27,10 +34,36 @@ export interface WriterOptions {
   now?: () => number;
 }
 
+/** Marks staged files of this machine (a repository on a network share may be written by several). */
+function hostTag(): string {
+  return createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+}
+
+/**
+ * Remove the staged pack files of runs of this machine that were killed (their process is gone):
+ * a run that ends by itself removes its own. Files of live runs and of other machines stay.
+ */
+async function removeDeadStaging(dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const host = hostTag();
+  for (const name of names) {
+    const m = /^keepsake-([0-9a-f]{8})-(\d+)-/.exec(name);
+    if (m && m[1] === host && !processAlive(Number(m[2]))) await fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
+  }
+}
+
+/** An error writing a pack file to the staging folder, said as the destination's failure. */
+export function stagingError(err: unknown, location: string, staging: Staging): unknown {
+  return err instanceof CorruptError ? err : fileSystemError(err, location, staging.dir, 'write pack', 'save');
+}
+
 export class RepoWriter {
   /** Blobs promised to a pack that is not in the index yet. */
   private readonly claimed = new Set<ID>();
-  private readonly treePack: PackBuilder;
+  private treePack: PackBuilder | undefined;
+  private stagingPromise: Promise<Staging> | undefined;
+  /** A folder of the system's temp folder made for this writer, when the backend has no staging of its own. */
+  private ownStaging: string | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private unindexed: { id: ID; blobs: PackedBlob[] }[] = [];
   private unindexedBlobs = 0;
@@ -41,8 +74,49 @@ export class RepoWriter {
   readonly stats: WriterStats = { dataBlobs: 0, treeBlobs: 0, addedBytes: 0, uploadedBytes: 0, packs: 0 };
 
   constructor(readonly repo: Repository, private readonly opts: WriterOptions = {}) {
-    this.treePack = new PackBuilder(repo.key, 'tree', opts.packSize ?? defaultPackSize);
     this.lastIndex = this.now();
+  }
+
+  /**
+   * Where this writer's packs are assembled: the backend's staging folder (a local repository's own,
+   * so finished packs are renamed into place) or a new folder in the system's temp folder. The
+   * prefix marks this writer's files, so discardStaged() removes exactly those.
+   */
+  staging(): Promise<Staging> {
+    return (this.stagingPromise ??= (async () => {
+      const b = this.repo.backend;
+      let dir: string;
+      if (b.saveFile && b.stagingDir) {
+        dir = await b.stagingDir();
+        await removeDeadStaging(dir);
+      } else {
+        dir = this.ownStaging = await fs.mkdtemp(path.join(os.tmpdir(), 'keepsake-'));
+      }
+      return { dir, prefix: `keepsake-${hostTag()}-${process.pid}-${randomBytes(4).toString('hex')}` };
+    })());
+  }
+
+  /** Run a write to a staged pack file; a failure (a full disk) fails the destination, with a hint. */
+  private staged<T>(staging: Staging, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw stagingError(err, this.repo.backend.location, staging);
+    }
+  }
+
+  /** Remove what is left of this writer's pack files (an interrupted backup's): call once no worker writes any more. */
+  async discardStaged(): Promise<void> {
+    this.treePack?.discard();
+    if (!this.stagingPromise) return;
+    const { dir, prefix } = await this.stagingPromise.catch(() => ({ dir: '', prefix: '' }));
+    if (this.ownStaging) {
+      await fs.rm(this.ownStaging, { recursive: true, force: true });
+      return;
+    }
+    if (!dir) return;
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => n.startsWith(`${prefix}-`)).map((n) => fs.rm(path.join(dir, n), { force: true })));
   }
 
   /**
@@ -78,22 +152,25 @@ export class RepoWriter {
   /** Store an encoded tree (see encodeTree) unless the repository has it; returns its ID. */
   async saveTreeBlob(bytes: Buffer): Promise<ID> {
     const id = hashID(bytes);
+    const staging = await this.staging();
     if (this.claim(id)) {
-      if (!this.treePack.add(id, bytes, this.repo.compressed)) {
-        await this.upload(this.treePack.finish());
-        this.treePack.add(id, bytes, this.repo.compressed);
+      const pack = (this.treePack ??= new PackBuilder(this.repo.key, 'tree', staging, this.opts.packSize ?? defaultPackSize));
+      const add = () => this.staged(staging, () => pack.add(id, bytes, this.repo.compressed));
+      if (!add()) {
+        await this.upload(this.staged(staging, () => pack.finish()));
+        add();
       }
       this.stats.treeBlobs++;
       this.stats.addedBytes += bytes.length;
-      if (this.treePack.full) await this.upload(this.treePack.finish());
+      if (pack.full) await this.upload(this.staged(staging, () => pack.finish()));
     }
     return id;
   }
 
   /**
-   * Upload a finished pack. Resolves once the upload has started within the connection limit, so
-   * callers feel backpressure; the upload itself completes in the background (see flush()).
-   * `saved(ok)` is called once the backend is done with the pack's bytes.
+   * Upload a finished pack (its file is removed). Resolves once the upload has started within the
+   * connection limit, so callers feel backpressure; the upload itself completes in the background
+   * (see flush()). `saved(ok)` is called once the backend is done with the pack.
    */
   async upload(pack: FinishedPack, saved?: (ok: boolean) => void): Promise<void> {
     this.throwIfFailed();
@@ -107,11 +184,19 @@ export class RepoWriter {
   }
 
   private async doUpload(pack: FinishedPack, saved?: (ok: boolean) => void): Promise<void> {
-    const size = pack.data.length;
+    const size = pack.size;
+    const b = this.repo.backend;
+    const h = { type: 'pack', name: pack.id } as const;
     try {
       await this.gate;
-      await this.repo.backend.save({ type: 'pack', name: pack.id }, pack.data);
+      if (b.saveFile && !this.ownStaging) {
+        await b.saveFile(h, pack.file);
+      } else {
+        await b.save(h, await fs.readFile(pack.file));
+        await fs.rm(pack.file, { force: true });
+      }
     } catch (err) {
+      await fs.rm(pack.file, { force: true }).catch(() => undefined);
       saved?.(false);
       throw err;
     }
@@ -161,7 +246,8 @@ export class RepoWriter {
 
   /** Finish the tree pack, wait for every upload, write the index. */
   async flush(): Promise<void> {
-    if (this.treePack.count > 0) await this.upload(this.treePack.finish());
+    const pack = this.treePack;
+    if (pack && pack.count > 0) await this.upload(this.staged(await this.staging(), () => pack.finish()));
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     this.throwIfFailed();
     await this.writeIndex();

@@ -4,7 +4,8 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { type RepoWriter } from './repo-writer.js';
+import { type Staging } from './pack-builder.js';
+import { stagingError, type RepoWriter } from './repo-writer.js';
 import type { FromWorker, ToWorker, WorkerFile, WorkerInit } from './worker-protocol.js';
 
 export type FileResult =
@@ -19,7 +20,7 @@ interface Slot {
 }
 
 const maxBatchFiles = 256;
-const maxOpenJobs = 2048;
+const maxOpenJobs = 256;
 const maxBatchBytes = 16 * 1024 * 1024;
 
 export class ChunkPool {
@@ -27,6 +28,8 @@ export class ChunkPool {
   private readonly queue: WorkerFile[] = [];
   private readonly waiting = new Map<number, (r: FileResult) => void>();
   private nextJob = 1;
+  private starting: Promise<void> | undefined;
+  private staging: Staging[] = [];
   private scheduled = false;
   private fatal: Error | undefined;
 
@@ -40,20 +43,22 @@ export class ChunkPool {
   ) {}
 
   /** Workers start on the first file to read: a backup of an unchanged library needs none. */
-  private start(): void {
+  private async start(): Promise<void> {
     const opts = this.opts;
+    const staging = (this.staging = await Promise.all(this.writers.map((w) => w.staging())));
     const init: WorkerInit = {
-      destinations: this.writers.map((w) => ({
+      destinations: this.writers.map((w, i) => ({
         key: { encrypt: w.repo.key.encrypt, macK: w.repo.key.macK, macR: w.repo.key.macR },
         compress: w.repo.compressed,
+        staging: staging[i]!,
       })),
       polynomial: opts.polynomial.toString(16),
       packSize: opts.packSize,
-      arenaSize: 16 * 1024 * 1024,
-      // One pack uploading per worker while it fills the next: with a worker per core that is as many
-      // uploads at once as cores, enough to fill an uplink or a disk; every pack in flight is a
-      // buffer of packSize bytes, and those buffers are most of a backup's memory.
-      packsInFlight: 1,
+      // A chunk is at most 8 MiB (restic's limit); the arena holds the one being cut plus room to read.
+      arenaSize: 9 * 1024 * 1024,
+      // Two packs uploading per worker while it fills the next: with a worker per core that is enough
+      // uploads at once to fill an uplink or a disk. Packs wait in files, not in memory.
+      packsInFlight: 2,
     };
     const n = opts.workers ?? Math.max(1, Math.min(os.availableParallelism(), 8));
     for (let i = 0; i < n; i++) {
@@ -72,7 +77,7 @@ export class ChunkPool {
    * backpressure that keeps a walk over a huge library from racing ahead of the workers.
    */
   async reserve(): Promise<void> {
-    if (this.slots.length === 0) this.start();
+    await (this.starting ??= this.start());
     if (this.open >= maxOpenJobs) await new Promise<void>((r) => this.slotWaiters.push(r));
     if (this.fatal) throw this.fatal;
     this.open++;
@@ -118,8 +123,8 @@ export class ChunkPool {
     }
   }
 
-  private send(slot: Slot, m: ToWorker, transfer?: ArrayBuffer[]): void {
-    slot.worker.postMessage(m, transfer ?? []);
+  private send(slot: Slot, m: ToWorker): void {
+    slot.worker.postMessage(m);
   }
 
   private onMessage(slot: Slot, m: FromWorker): void {
@@ -134,18 +139,21 @@ export class ChunkPool {
         return;
       }
       case 'pack': {
-        const data = Buffer.from(m.data, m.offset, m.length);
-        // The buffer goes back to the worker once the backend is done with it: after a successful
-        // save. After a failed one it is left to the garbage collector, in case a failed request
-        // could still be reading it.
-        const giveBack = (ok: boolean) => {
-          if (ok) this.send(slot, { t: 'ack', buffer: m.data }, [m.data]);
-          else this.send(slot, { t: 'ack' });
+        let acked = false;
+        const ack = () => {
+          if (!acked) this.send(slot, { t: 'ack' });
+          acked = true;
         };
-        this.writers[m.dest]!.upload({ id: m.id, data, blobs: m.blobs }, giveBack).catch((err) => {
-          giveBack(false);
+        this.writers[m.dest]!.upload({ id: m.id, file: m.file, size: m.size, blobs: m.blobs }, ack).catch((err) => {
+          ack();
           this.opts.onUploadError(m.dest, err);
         });
+        return;
+      }
+      case 'pack-error': {
+        const err = Object.assign(new Error(m.message), { code: m.code || undefined });
+        const w = this.writers[m.dest]!;
+        this.opts.onUploadError(m.dest, stagingError(err, w.repo.backend.location, this.staging[m.dest]!));
         return;
       }
       case 'file-done':

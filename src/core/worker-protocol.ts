@@ -1,9 +1,10 @@
 /** Messages between the archiver (main thread) and its chunk workers. */
 import { type PackedBlob } from './pack.js';
+import { type Staging } from './pack-builder.js';
 
 export interface WorkerInit {
   /** One per destination: every chunk is read and hashed once, then encrypted for each that needs it. */
-  destinations: { key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array }; compress: boolean }[];
+  destinations: { key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array }; compress: boolean; staging: Staging }[];
   polynomial: string;
   packSize: number;
   arenaSize: number;
@@ -24,13 +25,16 @@ export type ToWorker =
   | { t: 'files'; files: WorkerFile[] }
   /** need[chunk * destinations + d]: 1 if destination d must store that chunk. */
   | { t: 'need'; need: Uint8Array }
-  /** An upload finished: the pack's buffer comes back for the next pack (absent if it failed). */
-  | { t: 'ack'; buffer?: ArrayBuffer }
+  /** The writer is done with a pack (uploaded, or failed). */
+  | { t: 'ack' }
   | { t: 'flush' };
 
 export type FromWorker =
   | { t: 'hashes'; ids: string[] }
-  | { t: 'pack'; dest: number; id: string; data: ArrayBuffer; offset: number; length: number; blobs: PackedBlob[] }
+  /** A finished pack file in the destination's staging folder, to upload. */
+  | { t: 'pack'; dest: number; id: string; file: string; size: number; blobs: PackedBlob[] }
+  /** Writing a destination's pack file failed; the worker stores nothing more for it. */
+  | { t: 'pack-error'; dest: number; code: string; message: string }
   | { t: 'file-done'; job: number; content: string[]; bytes: number; changed: boolean }
   | { t: 'file-error'; job: number; code: string; message: string }
   | { t: 'batch-done' }

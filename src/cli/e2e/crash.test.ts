@@ -5,6 +5,7 @@
  * cleanly with exit code 130.
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import {
@@ -75,6 +76,8 @@ describe('crash consistency', () => {
       // the packs still being written when the last kill came (a few 16 MiB packs at most).
       const slack = 3 * 16 * MiB;
       assert.ok(growth <= Math.max(0, fullBytes - before) + slack, `the final run added ${growth} bytes; ${fullBytes - before} were missing`);
+      // The killed runs' half-written pack files are gone: the final run removed them.
+      assert.deepEqual(readdirSync(path.join(repo, 'data', '00')).filter((n) => !/^[0-9a-f]{64}$/.test(n)), []);
       // And no run stored the library twice over.
       const total = repoBytes(repo, 'data');
       assert.ok(total <= fullBytes + slack, `the repository holds ${total} bytes for a ${fullBytes}-byte backup`);
