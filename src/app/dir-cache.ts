@@ -111,16 +111,23 @@ export class FileDirCache implements DirCache {
       return !o || o.fingerprint !== e.fingerprint || o.tree !== e.tree;
     });
     if (!changed && this.trusted) return;
-    const merged = new Map([...this.all(), ...this.fresh]);
+    const all = this.all();
+    const dirs = [...this.fresh.keys(), ...[...all.keys()].filter((d) => !this.fresh.has(d))];
+    const entry = (d: string): DirCacheEntry => this.fresh.get(d) ?? all.get(d)!;
     const generation = randomBytes(8).toString('hex');
-    const dirs: Record<string, Row> = {};
-    for (const [d, e] of merged) dirs[d] = [e.fingerprint, e.tree, e.files, e.bytes];
-    const top: Record<string, Row> = {};
-    for (const d of topFolders([...merged.keys()])) top[d] = dirs[d]!;
-    const file = (rows: Record<string, Row>): string => JSON.stringify({ version: 1, indexes: [...currentIndexes], generation, dirs: rows } satisfies CacheFile);
+    // Written piece by piece: tens of thousands of folders would make one string of megabytes.
+    function* file(names: string[]): Generator<string> {
+      yield `{"version":1,"indexes":${JSON.stringify(currentIndexes)},"generation":"${generation}","dirs":{`;
+      for (let i = 0; i < names.length; i++) {
+        const e = entry(names[i]!);
+        const row: Row = [e.fingerprint, e.tree, e.files, e.bytes];
+        yield `${i > 0 ? ',' : ''}${JSON.stringify(names[i])}:${JSON.stringify(row)}`;
+      }
+      yield '}}';
+    }
     // dirs.json first: top.json names the generation it belongs with.
     await writePrivateFile(path.join(this.folder, 'dirs.json'), file(dirs));
-    await writePrivateFile(path.join(this.folder, 'top.json'), file(top));
+    await writePrivateFile(path.join(this.folder, 'top.json'), file(topFolders(dirs)));
   }
 }
 

@@ -208,7 +208,11 @@ export class Archiver {
       const key = children.map((c) => c.subtrees?.[i] ?? '').join(',');
       let bytes = encoded.get(key);
       if (!bytes) {
-        bytes = encodeTree(children.map((c) => (c.subtrees ? { ...c.node, subtree: c.subtrees[i] } : c.node)));
+        // A folder's node takes this destination's subtree for the (synchronous) encoding.
+        bytes = encodeTree(children.map((c) => {
+          if (c.subtrees) c.node.subtree = c.subtrees[i];
+          return c.node;
+        }));
         encoded.set(key, bytes);
       }
       try {

@@ -92,8 +92,29 @@ function offsetMinutes(ms: number): number {
 const p2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
 
 /**
+ * The last whole second formatted, with its zone suffix: files copied or created together share
+ * their ctime and atime seconds, and three times are formatted per file of every backup.
+ */
+let lastSecond = Number.NaN;
+let lastText = '';
+let lastZone = '';
+
+function formatSecond(sec: number): void {
+  if (sec === lastSecond) return;
+  const ms = sec * 1000;
+  const offsetMin = offsetMinutes(ms);
+  const d = new Date(ms + offsetMin * 60_000);
+  const year = d.getUTCFullYear();
+  lastText = `${year < 0 ? '-' : ''}${String(Math.abs(year)).padStart(4, '0')}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())}T${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}`;
+  const a = Math.abs(offsetMin);
+  lastZone = offsetMin === 0 ? 'Z' : `${offsetMin < 0 ? '-' : '+'}${p2(Math.floor(a / 60))}:${p2(a % 60)}`;
+  lastSecond = sec;
+}
+
+/**
  * Format as Go's RFC3339Nano in the machine's local zone: trailing zeros of the fraction trimmed,
- * `Z` for UTC.
+ * `Z` for UTC. The result is one flat string (joined, not concatenated): tree nodes keep three per
+ * file, and a concatenation would keep every piece alive with it.
  */
 export function formatTime(ns: Nanos): string {
   let sec = ns / billion;
@@ -102,15 +123,15 @@ export function formatTime(ns: Nanos): string {
     frac += billion;
     sec -= 1n;
   }
-  const ms = Number(sec) * 1000;
-  const offsetMin = offsetMinutes(ms);
-  const d = new Date(ms + offsetMin * 60_000);
-  const year = d.getUTCFullYear();
-  let s = `${year < 0 ? '-' : ''}${String(Math.abs(year)).padStart(4, '0')}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())}T${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}`;
-  if (frac !== 0n) s += `.${frac.toString().padStart(9, '0').replace(/0+$/, '')}`;
-  if (offsetMin === 0) return `${s}Z`;
-  const a = Math.abs(offsetMin);
-  return `${s}${offsetMin < 0 ? '-' : '+'}${p2(Math.floor(a / 60))}:${p2(a % 60)}`;
+  formatSecond(Number(sec));
+  let f = Number(frac);
+  if (f === 0) return [lastText, lastZone].join('');
+  let width = 9;
+  while (f % 10 === 0) {
+    f /= 10;
+    width--;
+  }
+  return [lastText, '.', String(f).padStart(width, '0'), lastZone].join('');
 }
 
 const rfc3339 = /^(-?\d{4,})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/;

@@ -14,45 +14,230 @@ export interface BlobLocation {
   uncompressedLength?: number;
 }
 
+/**
+ * The blobs of every pack, as rows of typed arrays rather than one object per blob: a repository's
+ * index holds every blob it stores (about one per MiB of photos, plus trees), and objects cost
+ * ~200 bytes each and weigh on every garbage collection; a row costs ~60 bytes (32 of them the binary
+ * ID) and nothing to the collector. A hash table of row numbers finds a blob by ID. Written by hand:
+ * no library keeps a compact hash map of binary keys for JavaScript.
+ */
+const noRow = -1;
+
+/** Decodes a hex ID into 32 bytes without allocating; compared and hashed as eight 32-bit words. */
+const probe = Buffer.alloc(32);
+const probeWords = new Uint32Array(probe.buffer, probe.byteOffset, 8);
+/** Mixed into the hash so that crafted IDs in a hostile index cannot pile up in one bucket. */
+const salt = (Math.random() * 2 ** 32) >>> 0;
+
 export class MasterIndex {
-  private readonly blobs = new Map<ID, BlobLocation>();
-  /** Every pack any index names, with its blobs (as the index says). */
-  readonly packs = new Map<ID, PackedBlob[]>();
+  private rows = 0;
+  private keys = new Uint32Array(8 * 1024);
+  private packOf = new Uint32Array(1024);
+  private offsets = new Float64Array(1024);
+  private lengths = new Uint32Array(1024);
+  private plainLengths = new Uint32Array(1024);
+  private types = new Uint8Array(1024);
+  /** The next row of the same pack, as the pack's (first) index listing orders them. */
+  private nextInPack = new Int32Array(1024);
+  private table = new Int32Array(2048).fill(noRow);
+  private blobCount = 0;
+  private readonly packIds: ID[] = [];
+  private readonly packNumber = new Map<ID, number>();
+  private readonly packFirst: number[] = [];
+  private readonly packLast: number[] = [];
+  /** Every pack any index names, with its blobs (as the first index naming it says). */
+  readonly packs = new PackView(this);
 
   get(id: ID): BlobLocation | undefined {
-    return this.blobs.get(id);
+    const row = this.find(id);
+    return row === noRow ? undefined : this.location(row);
   }
 
   has(id: ID): boolean {
-    return this.blobs.has(id);
+    return this.find(id) !== noRow;
   }
 
   get size(): number {
-    return this.blobs.size;
+    return this.blobCount;
   }
 
   addPack(pack: ID, blobs: readonly PackedBlob[]): void {
-    const known = this.packs.get(pack);
-    const entries: (PackedBlob & BlobLocation)[] = [];
-    for (const b of blobs) {
-      // One object per blob is both the pack's entry and the blob's location: an index holds every
-      // blob of the repository, and this halves its objects.
-      const e = { type: b.type, id: b.id, offset: b.offset, length: b.length, uncompressedLength: b.uncompressedLength, pack };
-      entries.push(e);
-      if (!this.blobs.has(b.id)) this.blobs.set(b.id, e);
+    // All or nothing: a listing with a malformed blob ID adds none of the pack.
+    for (const b of blobs) this.slot(b.id);
+    let n = this.packNumber.get(pack);
+    const known = n !== undefined;
+    if (n === undefined) {
+      n = this.packIds.length;
+      this.packIds.push(pack);
+      this.packNumber.set(pack, n);
+      this.packFirst.push(noRow);
+      this.packLast.push(noRow);
     }
-    if (!known) this.packs.set(pack, entries);
+    for (const b of blobs) {
+      const slot = this.slot(b.id);
+      // A pack listed again (by a second index) adds only blobs not known from elsewhere.
+      if (known && this.table[slot] !== noRow) continue;
+      const row = this.addRow(n, b);
+      if (!known) {
+        if (this.packLast[n] === noRow) this.packFirst[n] = row;
+        else this.nextInPack[this.packLast[n]!] = row;
+        this.packLast[n] = row;
+      }
+      // The first pack seen holding a blob is the one used.
+      if (this.table[slot] === noRow) {
+        this.table[slot] = row;
+        this.blobCount++;
+        if (this.blobCount * 2 > this.table.length) this.rehash();
+      }
+    }
   }
 
+  /** Forget packs (prune removed them); a blob also in a surviving pack is found there again. */
   removePacks(packs: ReadonlySet<ID>): void {
-    for (const p of packs) this.packs.delete(p);
-    for (const [id, loc] of this.blobs) if (packs.has(loc.pack)) this.blobs.delete(id);
-    // Blobs that also live in a surviving pack come back.
-    for (const [pack, blobs] of this.packs) for (const b of blobs) if (!this.blobs.has(b.id)) this.addPack(pack, [b]);
+    const keep = this.packIds.filter((p) => !packs.has(p)).map((p) => [p, this.packBlobs(p)!] as const);
+    this.rows = 0;
+    this.blobCount = 0;
+    this.table.fill(noRow);
+    this.packIds.length = 0;
+    this.packNumber.clear();
+    this.packFirst.length = 0;
+    this.packLast.length = 0;
+    for (const [p, blobs] of keep) this.addPack(p, blobs);
   }
 
-  entries(): IterableIterator<[ID, BlobLocation]> {
-    return this.blobs.entries();
+  *entries(): IterableIterator<[ID, BlobLocation]> {
+    for (let i = 0; i < this.table.length; i++) {
+      const row = this.table[i]!;
+      if (row !== noRow) yield [this.idOf(row), this.location(row)];
+    }
+  }
+
+  /** @internal The blobs of one pack, for the pack view. */
+  packBlobs(pack: ID): PackedBlob[] | undefined {
+    const n = this.packNumber.get(pack);
+    if (n === undefined) return undefined;
+    const out: PackedBlob[] = [];
+    for (let row = this.packFirst[n]!; row !== noRow; row = this.nextInPack[row]!) {
+      const b: PackedBlob = { type: this.types[row] === 1 ? 'tree' : 'data', id: this.idOf(row), offset: this.offsets[row]!, length: this.lengths[row]! };
+      if (this.plainLengths[row]) b.uncompressedLength = this.plainLengths[row];
+      out.push(b);
+    }
+    return out;
+  }
+
+  /** @internal */
+  hasPack(pack: ID): boolean {
+    return this.packNumber.has(pack);
+  }
+
+  /** @internal */
+  packList(): readonly ID[] {
+    return this.packIds;
+  }
+
+  private location(row: number): BlobLocation {
+    const loc: BlobLocation = { pack: this.packIds[this.packOf[row]!]!, type: this.types[row] === 1 ? 'tree' : 'data', offset: this.offsets[row]!, length: this.lengths[row]! };
+    if (this.plainLengths[row]) loc.uncompressedLength = this.plainLengths[row];
+    return loc;
+  }
+
+  private idOf(row: number): ID {
+    return Buffer.from(this.keys.buffer, row * 32, 32).toString('hex');
+  }
+
+  private addRow(pack: number, b: PackedBlob): number {
+    if (this.rows === this.packOf.length) this.grow();
+    const row = this.rows++;
+    if (probe.write(b.id, 'hex') !== 32) throw new CorruptError(`index names a blob with a malformed ID ${JSON.stringify(b.id.slice(0, 80))}`);
+    this.keys.set(probeWords, row * 8);
+    this.packOf[row] = pack;
+    this.offsets[row] = b.offset;
+    this.lengths[row] = b.length;
+    this.plainLengths[row] = b.uncompressedLength ?? 0;
+    this.types[row] = b.type === 'tree' ? 1 : 0;
+    this.nextInPack[row] = noRow;
+    return row;
+  }
+
+  private grow(): void {
+    const cap = this.packOf.length * 2;
+    const more = <T extends Uint32Array | Float64Array | Uint8Array | Int32Array>(a: T, size: number): T => {
+      const next = new (a.constructor as new (n: number) => T)(size);
+      next.set(a);
+      return next;
+    };
+    this.keys = more(this.keys, cap * 8);
+    this.packOf = more(this.packOf, cap);
+    this.offsets = more(this.offsets, cap);
+    this.lengths = more(this.lengths, cap);
+    this.plainLengths = more(this.plainLengths, cap);
+    this.types = more(this.types, cap);
+    this.nextInPack = more(this.nextInPack, cap);
+  }
+
+  /** Row of a blob, or noRow. */
+  private find(id: ID): number {
+    if (id.length !== 64 || probe.write(id, 'hex') !== 32) return noRow;
+    return this.table[this.probeSlot()]!;
+  }
+
+  /** The table slot of a blob: where it is, or the empty one where it would go. Leaves its ID in probe. */
+  private slot(id: ID): number {
+    if (probe.write(id, 'hex') !== 32) throw new CorruptError(`index names a blob with a malformed ID ${JSON.stringify(id.slice(0, 80))}`);
+    return this.probeSlot();
+  }
+
+  private probeSlot(): number {
+    const w = probeWords;
+    const mask = this.table.length - 1;
+    let i = (Math.imul(w[0]! ^ salt, 0x9e3779b1) ^ w[5]!) & mask;
+    for (;;) {
+      const row = this.table[i]!;
+      if (row === noRow) return i;
+      const k = row * 8;
+      const keys = this.keys;
+      if (keys[k] === w[0] && keys[k + 1] === w[1] && keys[k + 2] === w[2] && keys[k + 3] === w[3] &&
+          keys[k + 4] === w[4] && keys[k + 5] === w[5] && keys[k + 6] === w[6] && keys[k + 7] === w[7]) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private rehash(): void {
+    const old = this.table;
+    this.table = new Int32Array(old.length * 2).fill(noRow);
+    const mask = this.table.length - 1;
+    for (const row of old) {
+      if (row === noRow) continue;
+      const k = row * 8;
+      let i = (Math.imul(this.keys[k]! ^ salt, 0x9e3779b1) ^ this.keys[k + 5]!) & mask;
+      while (this.table[i] !== noRow) i = (i + 1) & mask;
+      this.table[i] = row;
+    }
+  }
+}
+
+/** The packs of an index as a read-only map of pack ID to its blobs; each lookup builds the list. */
+export class PackView {
+  constructor(private readonly index: MasterIndex) {}
+
+  get size(): number {
+    return this.index.packList().length;
+  }
+
+  has(pack: ID): boolean {
+    return this.index.hasPack(pack);
+  }
+
+  get(pack: ID): PackedBlob[] | undefined {
+    return this.index.packBlobs(pack);
+  }
+
+  *keys(): IterableIterator<ID> {
+    yield* this.index.packList();
+  }
+
+  *[Symbol.iterator](): IterableIterator<[ID, PackedBlob[]]> {
+    for (const p of this.index.packList()) yield [p, this.index.packBlobs(p)!];
   }
 }
 

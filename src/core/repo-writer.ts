@@ -34,6 +34,13 @@ export interface WriterOptions {
   now?: () => number;
 }
 
+/**
+ * Blobs per index file. restic fills index files up to 50,000; smaller ones are as valid, and their
+ * JSON, its compression (in a WebAssembly heap that never shrinks) and the blob lists waiting for
+ * them stay a few MiB each, where 50,000 blobs made the end of a large backup its peak of memory.
+ */
+const indexMaxBlobs = 10_000;
+
 /** Marks staged files of this machine (a repository on a network share may be written by several). */
 function hostTag(): string {
   return createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
@@ -213,7 +220,7 @@ export class RepoWriter {
     this.stats.uploadedBytes += size;
     this.unindexed.push({ id: pack.id, blobs: pack.blobs });
     this.unindexedBlobs += pack.blobs.length;
-    if (this.unindexedBlobs >= 50_000 || this.now() - this.lastIndex >= (this.opts.indexEveryMs ?? 30_000)) {
+    if (this.unindexedBlobs >= indexMaxBlobs || this.now() - this.lastIndex >= (this.opts.indexEveryMs ?? 30_000)) {
       await this.writeIndex();
     }
   }
@@ -225,9 +232,16 @@ export class RepoWriter {
     this.unindexed = [];
     this.unindexedBlobs = 0;
     this.lastIndex = this.now();
-    const data = this.repo.sealUnpacked(encodeIndex(packs));
-    await this.repo.backend.save({ type: 'index', name: hashID(data) }, data);
-    this.stats.uploadedBytes += data.length;
+    for (let i = 0; i < packs.length; ) {
+      const group: typeof packs = [];
+      for (let blobs = 0; i < packs.length && (group.length === 0 || blobs + packs[i]!.blobs.length <= indexMaxBlobs); i++) {
+        blobs += packs[i]!.blobs.length;
+        group.push(packs[i]!);
+      }
+      const data = this.repo.sealUnpacked(encodeIndex(group));
+      await this.repo.backend.save({ type: 'index', name: hashID(data) }, data);
+      this.stats.uploadedBytes += data.length;
+    }
   }
 
   /** Why this destination failed, if it did. */

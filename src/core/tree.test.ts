@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { CorruptError } from './errors.js';
-import { decodeTree, encodeTree, type TreeNode } from './tree.js';
+import { decodeTree, encodeTree, utf8Compare, type TreeNode } from './tree.js';
 
 const id = (c: string) => c.repeat(64);
 const file: TreeNode = {
@@ -37,4 +37,26 @@ it('a malformed tree is a CorruptError naming what is wrong, never a crash or a 
   bad('{"nodes":[{"name":"x","type":"dir","subtree":"../../etc"}]}', /nodes\.0\.subtree/);
   bad('{"nodes":[{"name":"x","type":"file","size":-1}]}', /nodes\.0\.size/);
   bad('{"nodes":[{"name":"x","type":"file","uid":1.5}]}', /nodes\.0\.uid/);
+});
+
+it('orders names by their UTF-8 bytes, as Go does, surrogate pairs included', () => {
+  const alphabet = ['a', 'B', '~', 'é', 'ß', '中', '\uE000', '\uFFFD', '😀', '𝄞', '\u0000', ' '];
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const word = () => Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => alphabet[Math.floor(rnd() * alphabet.length)]).join('');
+  for (let i = 0; i < 5000; i++) {
+    const a = word();
+    const b = word();
+    assert.equal(Math.sign(utf8Compare(a, b)), Buffer.compare(Buffer.from(a), Buffer.from(b)), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  }
+});
+
+it('encodes as Go does: HTML characters and U+2028 escaped, names quoted the strconv way, fields omitted when empty', () => {
+  const nodes: TreeNode[] = [
+    { name: 'a<b>&"c\\d', type: 'file', mode: 0o644, mtime: '2024-05-01T10:00:00.1+02:00', atime: 'x<', ctime: 'z', uid: 1, gid: 2, user: 'ü<', group: 'g&',
+      inode: 5n, deviceId: 7n, size: 3, links: 1n, linktarget: 't\u2028', content: ['a'.repeat(64)], error: 'e>' },
+    { name: '\uE000', type: 'file', mode: 0, mtime: 'm', atime: 'a', ctime: 'c', uid: 0, gid: 0, content: [] },
+    { name: '𝄞', type: 'symlink', mode: 0, mtime: 'm', atime: 'a', ctime: 'c', uid: 0, gid: 0, content: null, linktarget: '../x' },
+  ];
+  assert.equal(encodeTree(nodes).toString(), "{\"nodes\":[{\"name\":\"a\\u003cb\\u003e\\u0026\\\\\\\"c\\\\\\\\d\",\"type\":\"file\",\"mode\":420,\"mtime\":\"2024-05-01T10:00:00.1+02:00\",\"atime\":\"x\\u003c\",\"ctime\":\"z\",\"uid\":1,\"gid\":2,\"user\":\"ü\\u003c\",\"group\":\"g\\u0026\",\"inode\":5,\"device_id\":7,\"size\":3,\"links\":1,\"linktarget\":\"t\\u2028\",\"content\":[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"],\"error\":\"e\\u003e\"},{\"name\":\"\\\\ue000\",\"type\":\"file\",\"mtime\":\"m\",\"atime\":\"a\",\"ctime\":\"c\",\"uid\":0,\"gid\":0,\"content\":[]},{\"name\":\"𝄞\",\"type\":\"symlink\",\"mtime\":\"m\",\"atime\":\"a\",\"ctime\":\"c\",\"uid\":0,\"gid\":0,\"linktarget\":\"../x\",\"content\":null}]}\n");
 });
