@@ -5,10 +5,10 @@
  */
 import { randomBytes, scrypt } from 'node:crypto';
 import os from 'node:os';
-import { z } from 'zod';
 import { open, seal, type MasterKey } from './crypto.js';
 import { KeepsakeError } from './errors.js';
 import { formatTime, goJson, nowNanos } from './gojson.js';
+import { firstProblem, isPositiveInt, isString, matching, oneOf, shaped, type Fields } from './shape.js';
 
 export interface KdfParams {
   N: number;
@@ -19,25 +19,33 @@ export interface KdfParams {
 /** What restic calibrates to on typical hardware; ~100 ms and 32 MiB per attempt. */
 export const defaultKdf: KdfParams = { N: 32768, r: 8, p: 1 };
 
-const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
+const b64 = matching(/^[A-Za-z0-9+/]*={0,2}$/);
 
-export const keyFileSchema = z.object({
-  created: z.string().optional(),
-  username: z.string().optional(),
-  hostname: z.string().optional(),
-  kdf: z.literal('scrypt'),
-  N: z.number().int().positive(),
-  r: z.number().int().positive(),
-  p: z.number().int().positive(),
+export interface KeyFile extends KdfParams {
+  created?: string;
+  username?: string;
+  hostname?: string;
+  kdf: 'scrypt';
+  salt: string;
+  data: string;
+}
+
+const keyFileShape: Fields = {
+  created: [isString, 'optional'],
+  username: [isString, 'optional'],
+  hostname: [isString, 'optional'],
+  kdf: oneOf('scrypt'),
+  N: isPositiveInt,
+  r: isPositiveInt,
+  p: isPositiveInt,
   salt: b64,
   data: b64,
-});
-export type KeyFile = z.infer<typeof keyFileSchema>;
+};
 
-const masterSchema = z.object({
-  mac: z.object({ k: b64, r: b64 }),
+const masterShape: Fields = {
+  mac: shaped({ k: b64, r: b64 }),
   encrypt: b64,
-});
+};
 
 function derive(password: string, salt: Uint8Array, p: KdfParams): Promise<MasterKey> {
   return new Promise((resolve, reject) => {
@@ -79,10 +87,11 @@ export function parseKeyFile(bytes: Uint8Array): KeyFile {
   } catch {
     throw new KeepsakeError('corrupt', 'key file is not valid JSON');
   }
-  const r = keyFileSchema.safeParse(raw);
-  if (!r.success) throw new KeepsakeError('corrupt', `key file is malformed: ${r.error.issues[0]?.message ?? ''}`);
-  if (r.data.N > 1 << 24 || r.data.r * r.data.p > 1 << 20) throw new KeepsakeError('corrupt', 'key file asks for absurd scrypt parameters');
-  return r.data;
+  const problem = firstProblem(raw, keyFileShape);
+  if (problem) throw new KeepsakeError('corrupt', `key file is malformed: ${problem}`);
+  const kf = raw as KeyFile;
+  if (kf.N > 1 << 24 || kf.r * kf.p > 1 << 20) throw new KeepsakeError('corrupt', 'key file asks for absurd scrypt parameters');
+  return kf;
 }
 
 /** Returns the master key, or undefined if the password does not open this key file. */
@@ -94,12 +103,18 @@ export async function openKeyFile(kf: KeyFile, password: string): Promise<Master
   } catch {
     return undefined;
   }
-  const m = masterSchema.safeParse(JSON.parse(plain.toString('utf8')));
-  if (!m.success) throw new KeepsakeError('corrupt', 'master key in key file is malformed');
+  let m: unknown;
+  try {
+    m = JSON.parse(plain.toString('utf8'));
+  } catch {
+    m = undefined;
+  }
+  if (firstProblem(m, masterShape)) throw new KeepsakeError('corrupt', 'master key in key file is malformed');
+  const master = m as { mac: { k: string; r: string }; encrypt: string };
   const key = {
-    encrypt: Buffer.from(m.data.encrypt, 'base64'),
-    macK: Buffer.from(m.data.mac.k, 'base64'),
-    macR: Buffer.from(m.data.mac.r, 'base64'),
+    encrypt: Buffer.from(master.encrypt, 'base64'),
+    macK: Buffer.from(master.mac.k, 'base64'),
+    macR: Buffer.from(master.mac.r, 'base64'),
   };
   if (key.encrypt.length !== 32 || key.macK.length !== 16 || key.macR.length !== 16) {
     throw new KeepsakeError('corrupt', 'master key in key file has wrong lengths');

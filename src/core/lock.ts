@@ -4,23 +4,32 @@
  * taken on this host by a process that no longer exists.
  */
 import os from 'node:os';
-import { z } from 'zod';
 import { isNotFound } from '../backend/backend.js';
 import { KeepsakeError } from './errors.js';
 import { formatTime, goJson, nowNanos, parseTime } from './gojson.js';
 import { type ID } from './hash.js';
 import { type Repository } from './repository.js';
+import { firstProblem, isBoolean, isInt, isString, type Fields } from './shape.js';
 
-const lockSchema = z.object({
-  time: z.string(),
-  exclusive: z.boolean(),
-  hostname: z.string(),
-  username: z.string(),
-  pid: z.number().int(),
-  uid: z.number().int().optional(),
-  gid: z.number().int().optional(),
-});
-type LockInfo = z.infer<typeof lockSchema>;
+interface LockInfo {
+  time: string;
+  exclusive: boolean;
+  hostname: string;
+  username: string;
+  pid: number;
+  uid?: number;
+  gid?: number;
+}
+
+const lockShape: Fields = {
+  time: isString,
+  exclusive: isBoolean,
+  hostname: isString,
+  username: isString,
+  pid: isInt,
+  uid: [isInt, 'optional'],
+  gid: [isInt, 'optional'],
+};
 
 const staleAfterNs = 30n * 60n * 1_000_000_000n;
 const refreshEveryMs = 5 * 60 * 1000;
@@ -75,8 +84,7 @@ async function readLocks(repo: Repository, except: ID | undefined): Promise<{ id
     if (id === except) continue;
     try {
       const raw = JSON.parse((await repo.loadUnpacked('lock', id)).toString('utf8'));
-      const r = lockSchema.safeParse(raw);
-      out.push({ id, info: r.success ? r.data : undefined });
+      out.push({ id, info: firstProblem(raw, lockShape) ? undefined : (raw as LockInfo) });
     } catch (err) {
       if (isNotFound(err)) continue; // released meanwhile
       out.push({ id, info: undefined });

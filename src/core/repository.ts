@@ -3,7 +3,6 @@
  * Reading and writing of unpacked files (config, snapshots, indexes, locks) and of single blobs
  * lives here; bulk writing of packs is in repo-writer.ts.
  */
-import { z } from 'zod';
 import { BackendError, hasConfig, isNotFound, type Backend, type FileType } from '../backend/backend.js';
 import { compress, decompress } from './compress.js';
 import { open, randomKey, seal, type MasterKey } from './crypto.js';
@@ -19,6 +18,7 @@ import { decodeTree, type TreeNode } from './tree.js';
 import { mapLimit } from './concurrency.js';
 import { decodeBlob } from './blob.js';
 import { type FileCache } from './file-cache.js';
+import { firstProblem, matching, oneOf, type Fields } from './shape.js';
 
 export interface RepoConfig {
   version: 1 | 2;
@@ -26,11 +26,11 @@ export interface RepoConfig {
   chunkerPolynomial: bigint;
 }
 
-const configSchema = z.object({
-  version: z.union([z.literal(1), z.literal(2)]),
-  id: z.string().regex(/^[0-9a-f]{64}$/),
-  chunker_polynomial: z.string().regex(/^[0-9a-f]{1,16}$/),
-});
+const configShape: Fields = {
+  version: oneOf(1, 2),
+  id: matching(/^[0-9a-f]{64}$/),
+  chunker_polynomial: matching(/^[0-9a-f]{1,16}$/),
+};
 
 const treePackCacheBytes = 128 * 1024 * 1024;
 
@@ -310,7 +310,8 @@ function parseConfig(plain: Buffer): RepoConfig {
   } catch {
     throw new CorruptError('config is not valid JSON');
   }
-  const r = configSchema.safeParse(raw);
-  if (!r.success) throw new KeepsakeError('unsupported', `repository config is not understood: ${r.error.issues[0]?.message}`);
-  return { version: r.data.version, id: r.data.id, chunkerPolynomial: BigInt(`0x${r.data.chunker_polynomial}`) };
+  const problem = firstProblem(raw, configShape);
+  if (problem) throw new KeepsakeError('unsupported', `repository config is not understood: ${problem}`);
+  const c = raw as { version: 1 | 2; id: string; chunker_polynomial: string };
+  return { version: c.version, id: c.id, chunkerPolynomial: BigInt(`0x${c.chunker_polynomial}`) };
 }

@@ -1,8 +1,8 @@
 /** Snapshots: the root of one backup, stored as JSON in `snapshots/<id>`. */
-import { z } from 'zod';
 import { CorruptError } from './errors.js';
 import { goJson, parseTime, type GoValue, type Nanos } from './gojson.js';
 import { isID, type ID } from './hash.js';
+import { arrayOf, firstProblem, isNonNegativeInt, isString, type Check, type Fields } from './shape.js';
 
 export interface Snapshot {
   time: string;
@@ -23,22 +23,39 @@ export interface StoredSnapshot extends Snapshot {
   id: ID;
 }
 
-const idSchema = z.string().refine(isID, 'not an ID');
+const anID: Check = (v) => isID(v);
+const strings = arrayOf(isString);
 
-const snapshotSchema = z.object({
-  time: z.string(),
-  parent: idSchema.nullish(),
-  tree: idSchema,
-  paths: z.array(z.string()).nullable(),
-  hostname: z.string().optional(),
-  username: z.string().optional(),
-  uid: z.number().int().nonnegative().optional(),
-  gid: z.number().int().nonnegative().optional(),
-  excludes: z.array(z.string()).nullish(),
-  tags: z.array(z.string()).nullish(),
-  original: idSchema.nullish(),
-  program_version: z.string().optional(),
-});
+const snapshotShape: Fields = {
+  time: isString,
+  parent: [anID, 'nullish'],
+  tree: anID,
+  paths: [strings, 'nullable'],
+  hostname: [isString, 'optional'],
+  username: [isString, 'optional'],
+  uid: [isNonNegativeInt, 'optional'],
+  gid: [isNonNegativeInt, 'optional'],
+  excludes: [strings, 'nullish'],
+  tags: [strings, 'nullish'],
+  original: [anID, 'nullish'],
+  program_version: [isString, 'optional'],
+};
+
+/** A snapshot file as restic writes it (JSON field names). */
+interface SnapshotFile {
+  time: string;
+  parent?: ID | null;
+  tree: ID;
+  paths: string[] | null;
+  hostname?: string;
+  username?: string;
+  uid?: number;
+  gid?: number;
+  excludes?: string[] | null;
+  tags?: string[] | null;
+  original?: ID | null;
+  program_version?: string;
+}
 
 export function encodeSnapshot(s: Snapshot): Buffer {
   const v: GoValue = {
@@ -65,9 +82,9 @@ export function decodeSnapshot(id: ID, bytes: Uint8Array): StoredSnapshot {
   } catch {
     throw new CorruptError(`snapshot ${id.slice(0, 8)} is not valid JSON`);
   }
-  const r = snapshotSchema.safeParse(raw);
-  if (!r.success) throw new CorruptError(`snapshot ${id.slice(0, 8)} is malformed: ${r.error.issues[0]?.message}`);
-  const d = r.data;
+  const problem = firstProblem(raw, snapshotShape);
+  if (problem) throw new CorruptError(`snapshot ${id.slice(0, 8)} is malformed: ${problem}`);
+  const d = raw as SnapshotFile;
   return {
     id,
     time: d.time,
