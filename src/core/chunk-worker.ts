@@ -9,6 +9,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { WasmChunker } from './chunker-wasm.js';
+import { loadZstd } from './compress.js';
 import { type MasterKey } from './crypto.js';
 import { hashID } from './hash.js';
 import { firstChunkCut } from './jpeg.js';
@@ -189,6 +190,9 @@ async function readFile(job: WorkerFile): Promise<void> {
 
 async function handle(m: ToWorker): Promise<void> {
   if (m.t === 'files') {
+    // zstd is loaded by the first batch with something worth compressing (a library of photos and
+    // videos may never need it).
+    if (dests.some((d) => d.compress) && m.files.some((f) => f.compress)) await loadZstd();
     for (const f of m.files) await readFile(f);
     await round();
     used = 0;

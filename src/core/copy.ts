@@ -4,6 +4,7 @@
  * plaintext, so they stay the same), then the snapshot is saved with `original` pointing at its ID in
  * the source. Deduplication across the copy needs the same chunker polynomial in both repositories.
  */
+import { loadZstd } from './compress.js';
 import { KeepsakeError } from './errors.js';
 import { type ID } from './hash.js';
 import { PackBuilder, defaultPackSize } from './pack-builder.js';
@@ -33,6 +34,7 @@ export async function copySnapshots(from: Repository, to: Repository, snaps: rea
   const copyBlob = async (type: BlobType, id: ID): Promise<Buffer | undefined> => {
     if (!writer.claim(id)) return undefined;
     const plain = await from.loadBlob(type, id);
+    if (to.compressed) await loadZstd();
     packs[type].add(id, plain, to.compressed);
     stats.blobsCopied++;
     stats.bytesCopied += plain.length;

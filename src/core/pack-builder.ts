@@ -11,7 +11,7 @@ import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { decodeBlob } from './blob.js';
-import { compress } from './compress.js';
+import { compress, compressMin } from './compress.js';
 import { extension, sealInto, type MasterKey } from './crypto.js';
 import { CorruptError } from './errors.js';
 import { type ID } from './hash.js';
@@ -78,12 +78,13 @@ export class PackBuilder {
   /**
    * Add a blob. Returns false, adding nothing, if the pack already holds blobs and this one would
    * take it past its target size: finish the pack and add it to the next. (A blob larger than the
-   * target gets a pack of its own.)
+   * target gets a pack of its own.) With `tryCompress`, blobs of compressMin bytes or more are
+   * compressed (zstd must be loaded) and stored so when that makes them smaller.
    */
   add(id: ID, plain: Uint8Array, tryCompress: boolean): boolean {
     let payload = plain;
     let uncompressedLength: number | undefined;
-    if (tryCompress) {
+    if (tryCompress && plain.length >= compressMin) {
       const z = compress(plain);
       if (z.length < plain.length) {
         payload = z;

@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileSystemError } from '../backend/backend.js';
+import { compressMin, loadZstd } from './compress.js';
 import { CorruptError } from './errors.js';
 import { hashID, type ID } from './hash.js';
 import { processAlive } from './lock.js';
@@ -160,6 +161,7 @@ export class RepoWriter {
   async saveTreeBlob(bytes: Buffer): Promise<ID> {
     const id = hashID(bytes);
     const staging = await this.staging();
+    if (this.repo.compressed && bytes.length >= compressMin) await loadZstd();
     if (this.claim(id)) {
       const pack = (this.treePack ??= new PackBuilder(this.repo.key, 'tree', staging, this.opts.packSize ?? defaultPackSize));
       const add = () => this.staged(staging, () => pack.add(id, bytes, this.repo.compressed));
@@ -238,7 +240,7 @@ export class RepoWriter {
         blobs += packs[i]!.blobs.length;
         group.push(packs[i]!);
       }
-      const data = this.repo.sealUnpacked(encodeIndex(group));
+      const data = await this.repo.sealUnpacked(encodeIndex(group));
       await this.repo.backend.save({ type: 'index', name: hashID(data) }, data);
       this.stats.uploadedBytes += data.length;
     }

@@ -4,7 +4,7 @@
  * lives here; bulk writing of packs is in repo-writer.ts.
  */
 import { BackendError, hasConfig, isNotFound, type Backend, type FileType } from '../backend/backend.js';
-import { compress, decompress } from './compress.js';
+import { compress, compressMin, decompress, loadZstd } from './compress.js';
 import { open, randomKey, seal, type MasterKey } from './crypto.js';
 import { CorruptError, KeepsakeError } from './errors.js';
 import { goJson } from './gojson.js';
@@ -130,15 +130,16 @@ export class Repository {
 
   /** Compress (v2), encrypt and store; returns the file's ID. */
   async saveUnpacked(type: UnpackedType, json: Uint8Array): Promise<ID> {
-    const data = this.sealUnpacked(json);
+    const data = await this.sealUnpacked(json);
     const id = hashID(data);
     await this.backend.save({ type, name: id }, data);
     return id;
   }
 
-  sealUnpacked(json: Uint8Array): Buffer {
+  async sealUnpacked(json: Uint8Array): Promise<Buffer> {
     let plain: Uint8Array = json;
-    if (this.compressed) {
+    if (this.compressed && json.length >= compressMin) {
+      await loadZstd();
       const z = compress(json);
       plain = Buffer.concat([Buffer.of(2), z]);
     }
@@ -175,6 +176,8 @@ export class Repository {
   }
 
   private async readIndexes(onDamaged?: (id: ID, err: Error) => void): Promise<void> {
+    // Index files are the largest JSON a repository holds: decompressed by the WebAssembly decoder.
+    if (this.compressed) await loadZstd();
     const ids = await this.list('index');
     await this.cache?.retain('index', new Set(ids));
     await mapLimit(ids, this.backend.connections, async (id) => {
