@@ -52,9 +52,19 @@ function ctrInto(cipher: ReturnType<typeof createCipheriv>, input: Uint8Array, o
   for (let off = 0; off < input.length; off += aesPiece) out.set(cipher.update(input.subarray(off, off + aesPiece)), offset + off);
 }
 
+/**
+ * One AES-128-ECB context per MAC key, reused: ECB keeps no state between blocks, and a context per
+ * blob meant native memory (OpenSSL's) freed only when the garbage collector got to its wrapper.
+ */
+const ecbs = new WeakMap<Uint8Array, ReturnType<typeof createCipheriv>>();
+
 export function poly1305Aes(key: MasterKey, iv: Uint8Array, msg: Uint8Array): Uint8Array {
-  const ecb = createCipheriv('aes-128-ecb', key.macK, null);
-  ecb.setAutoPadding(false);
+  let ecb = ecbs.get(key.macK);
+  if (!ecb) {
+    ecb = createCipheriv('aes-128-ecb', key.macK, null);
+    ecb.setAutoPadding(false);
+    ecbs.set(key.macK, ecb);
+  }
   const s = ecb.update(iv);
   const oneTime = new Uint8Array(32);
   oneTime.set(key.macR, 0);
