@@ -3,12 +3,12 @@
 // nodes, messages) and peak memory is lower at the same speed (measured on a 58,833-file first
 // backup). Set here rather than on the #! line: `env -S` is missing from BusyBox (Alpine images).
 // The size limit reaches worker threads (their heaps are made later); the main thread's heap was
-// sized before this line runs, so it is kept from growing instead (see young-generation.ts).
+// sized before this line runs, so it is kept from growing instead (see heap-settings.ts).
 import v8 from 'node:v8';
 
 v8.setFlagsFromString('--max-semi-space-size=1');
-const { smallYoungGeneration } = await import('../dist/util/young-generation.js');
-smallYoungGeneration();
+const { applyHeapSettings } = await import('../dist/util/heap-settings.js');
+applyHeapSettings();
 
 // The AWS SDK warns on stderr about Node 20 at its first import; keepsake supports Node 20.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

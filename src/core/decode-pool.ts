@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { keepYoungGenerationSmall } from '../util/young-generation.js';
+import { keepHeapSettings } from '../util/heap-settings.js';
 import { type MasterKey } from './crypto.js';
 import { type ID } from './hash.js';
 
@@ -52,7 +52,7 @@ export class DecodePool {
     const data: MasterKey = { encrypt: key.encrypt, macK: key.macK, macR: key.macR };
     for (let i = 0; i < workers; i++) {
       const worker = new Worker(new URL('./decode-worker.js', import.meta.url), { workerData: data });
-      keepYoungGenerationSmall(worker);
+      keepHeapSettings(worker);
       const slot = { worker, busy: 0 };
       worker.on('message', (r: DecodeReply) => {
         const p = this.pending.get(r.seq);

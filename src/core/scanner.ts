@@ -13,7 +13,7 @@ import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs'
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { keepYoungGenerationSmall } from '../util/young-generation.js';
+import { keepHeapSettings } from '../util/heap-settings.js';
 
 export interface ScanInfo {
   /** Empty when something inside could not be read: such a folder is never reused from a cache. */
@@ -205,7 +205,7 @@ export class Scanner {
         feed();
       });
       w.on('error', reject);
-      keepYoungGenerationSmall(w);
+      keepHeapSettings(w);
       feed();
     });
     await Promise.all(Array.from({ length: Math.min(this.workers, batches.length) }, one));

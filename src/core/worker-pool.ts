@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { keepYoungGenerationSmall } from '../util/young-generation.js';
+import { keepHeapSettings } from '../util/heap-settings.js';
 import { type Staging } from './pack-builder.js';
 import { stagingError, type RepoWriter } from './repo-writer.js';
 import type { FromWorker, ToWorker, WorkerFile, WorkerInit } from './worker-protocol.js';
@@ -69,7 +69,7 @@ export class ChunkPool {
       const slot: Slot = { worker, batches: 0, jobs: new Set() };
       worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
       worker.on('error', (err) => this.fail(err));
-      keepYoungGenerationSmall(worker);
+      keepHeapSettings(worker);
       this.slots.push(slot);
     }
   }
