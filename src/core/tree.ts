@@ -168,7 +168,10 @@ export function encodeTree(nodes: TreeNode[]): Buffer {
     writeNode(n);
   });
   ascii(']}\n');
-  return Buffer.from(out.subarray(0, at));
+  const tree = Buffer.from(out.subarray(0, at));
+  // A folder of 14,000 photos makes a tree of ~7 MB: the buffer does not keep that size.
+  if (out.length > 1024 * 1024) out = Buffer.allocUnsafe(256 * 1024);
+  return tree;
 }
 
 const nodeTypes: ReadonlySet<string> = new Set<NodeType>(['file', 'dir', 'symlink', 'dev', 'chardev', 'fifo', 'socket', 'irregular']);
