@@ -16,6 +16,27 @@ interface Golden {
 
 const golden = JSON.parse(readFileSync(new URL('../../src/core/testdata/chunker-golden.json', import.meta.url), 'utf8')) as Golden;
 
+/**
+ * Chunk lengths of `size` bytes fed to a chunker `read` bytes at a time; `next(from, end)` returns
+ * the end of the chunk that ends in [from, end), or -1.
+ */
+function lengthsInReads(size: number, read: number, next: (from: number, end: number) => number): number[] {
+  const lengths: number[] = [];
+  let start = 0;
+  for (let pos = 0; pos < size; pos += read) {
+    const end = Math.min(size, pos + read);
+    let from = pos;
+    for (;;) {
+      const cut = next(from, end);
+      if (cut < 0) break;
+      lengths.push(cut - start);
+      start = from = cut;
+    }
+  }
+  if (start < size) lengths.push(size - start);
+  return lengths;
+}
+
 function goldenData(): Buffer {
   const key = createHash('sha256').update(golden.seed).digest();
   const data = createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(golden.size));
@@ -42,20 +63,7 @@ it('gives the same cuts however the input is split into reads', () => {
   const whole = chunkLengths(pol, data);
   for (const step of [1000, 65_536, 777_777, 4 * 1024 * 1024]) {
     const c = new Chunker(pol);
-    const lengths: number[] = [];
-    let start = 0;
-    for (let pos = 0; pos < data.length; pos += step) {
-      const end = Math.min(data.length, pos + step);
-      let from = pos;
-      for (;;) {
-        const cut = c.next(data, from, end);
-        if (cut < 0) break;
-        lengths.push(cut - start);
-        start = from = cut;
-      }
-    }
-    if (start < data.length) lengths.push(data.length - start);
-    assert.deepEqual(lengths, whole, `step ${step}`);
+    assert.deepEqual(lengthsInReads(data.length, step, (from, end) => c.next(data, from, end)), whole, `step ${step}`);
   }
 });
 
@@ -79,22 +87,9 @@ it('the WebAssembly chunker cuts exactly like the reference one, across reads', 
   const data = goldenData();
   const w = new WasmChunker(BigInt(`0x${golden.polynomial}`), data.length);
   data.copy(w.data);
-  // Large reads let it hash two 64 KiB blocks at once; reads smaller than two blocks never do.
+  // Reads of at least four 32 KiB blocks let it hash four blocks at once; 100,003-byte reads never do.
   for (const read of [3_000_001, 100_003, 131_072 + 63]) {
     w.reset();
-    const lengths: number[] = [];
-    let start = 0;
-    for (let pos = 0; pos < data.length; pos += read) {
-      const end = Math.min(data.length, pos + read);
-      let from = pos;
-      for (;;) {
-        const cut = w.next(from, end);
-        if (cut < 0) break;
-        lengths.push(cut - start);
-        start = from = cut;
-      }
-    }
-    if (start < data.length) lengths.push(data.length - start);
-    assert.deepEqual(lengths, golden.lengths, `reads of ${read} bytes`);
+    assert.deepEqual(lengthsInReads(data.length, read, (from, end) => w.next(from, end)), golden.lengths, `reads of ${read} bytes`);
   }
 });
