@@ -179,20 +179,20 @@ export class RepoWriter {
   /**
    * Upload a finished pack (its file is removed). Resolves once the upload has started within the
    * connection limit, so callers feel backpressure; the upload itself completes in the background
-   * (see flush()). `saved(ok)` is called once the backend is done with the pack.
+   * (see flush()). `done` is called once the backend is done with the pack, stored or not.
    */
-  async upload(pack: FinishedPack, saved?: (ok: boolean) => void): Promise<void> {
+  async upload(pack: FinishedPack, done?: () => void): Promise<void> {
     this.throwIfFailed();
     while (this.inFlight.size >= this.repo.backend.connections) await Promise.race(this.inFlight);
     this.throwIfFailed();
-    const p = this.doUpload(pack, saved).catch((err) => {
+    const p = this.doUpload(pack, done).catch((err) => {
       this.failure ??= err;
     });
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
   }
 
-  private async doUpload(pack: FinishedPack, saved?: (ok: boolean) => void): Promise<void> {
+  private async doUpload(pack: FinishedPack, done?: () => void): Promise<void> {
     const size = pack.size;
     const b = this.repo.backend;
     const h = { type: 'pack', name: pack.id } as const;
@@ -206,10 +206,10 @@ export class RepoWriter {
       }
     } catch (err) {
       await fs.rm(pack.file, { force: true }).catch(() => undefined);
-      saved?.(false);
       throw err;
+    } finally {
+      done?.();
     }
-    saved?.(true);
     this.repo.index.addPack(pack.id, pack.blobs);
     for (const b of pack.blobs) {
       this.claimed.delete(b.id);

@@ -141,11 +141,9 @@ export class ChunkPool {
         return;
       }
       case 'pack': {
-        let acked = false;
-        const ack = () => {
-          if (!acked) this.send(slot, { t: 'ack' });
-          acked = true;
-        };
+        // The ack comes from the writer once it is done with the pack; if upload() refuses it
+        // outright (the destination had failed), no upload started and the ack is sent here.
+        const ack = () => this.send(slot, { t: 'ack' });
         this.writers[m.dest]!.upload({ id: m.id, file: m.file, size: m.size, blobs: m.blobs }, ack).catch((err) => {
           ack();
           this.opts.onUploadError(m.dest, err);
