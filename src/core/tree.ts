@@ -51,25 +51,26 @@ export const ModeSticky = 2 ** 20;
  * its heap.
  */
 let out = Buffer.allocUnsafe(256 * 1024);
-let at = 0;
+/** Where the tree being encoded ends in `out`. */
+let end = 0;
 
 function room(n: number): void {
-  if (at + n <= out.length) return;
-  const next = Buffer.allocUnsafe(Math.max(at + n, out.length * 2));
-  out.copy(next, 0, 0, at);
+  if (end + n <= out.length) return;
+  const next = Buffer.allocUnsafe(Math.max(end + n, out.length * 2));
+  out.copy(next, 0, 0, end);
   out = next;
 }
 
 /** Text known to be ASCII (field names, numbers, hex IDs, times). */
 function ascii(s: string): void {
   room(s.length);
-  at += out.write(s, at, 'latin1');
+  end += out.write(s, end, 'latin1');
 }
 
 /** Any text, as UTF-8. */
 function utf8(s: string): void {
   room(s.length * 3);
-  at += out.write(s, at, 'utf8');
+  end += out.write(s, end, 'utf8');
 }
 
 const plainJson = /^[\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\x5b\x5d-\x7e]*$/; // printable ASCII that Go's JSON writes as is
@@ -78,9 +79,9 @@ const plainJson = /^[\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\x5b\x5d-\x7e]*$/; // pr
 function jsonString(s: string): void {
   if (plainJson.test(s)) {
     room(s.length + 2);
-    out[at++] = 0x22;
-    at += out.write(s, at, 'latin1');
-    out[at++] = 0x22;
+    out[end++] = 0x22;
+    end += out.write(s, end, 'latin1');
+    out[end++] = 0x22;
   } else {
     utf8(goString(s));
   }
@@ -161,14 +162,14 @@ export function utf8Compare(a: string, b: string): number {
 /** `{"nodes":[…]}` + newline, nodes sorted by name. */
 export function encodeTree(nodes: TreeNode[]): Buffer {
   const sorted = [...nodes].sort((a, b) => utf8Compare(a.name, b.name));
-  at = 0;
+  end = 0;
   ascii('{"nodes":[');
   sorted.forEach((n, i) => {
     if (i > 0) ascii(',');
     writeNode(n);
   });
   ascii(']}\n');
-  const tree = Buffer.from(out.subarray(0, at));
+  const tree = Buffer.from(out.subarray(0, end));
   // A folder of 14,000 photos makes a tree of ~7 MB: the buffer does not keep that size.
   if (out.length > 1024 * 1024) out = Buffer.allocUnsafe(256 * 1024);
   return tree;
