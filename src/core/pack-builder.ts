@@ -20,6 +20,12 @@ import { packTrailer, parseTrailer, type BlobType, type PackedBlob } from './pac
 /** restic's default target pack size. */
 export const defaultPackSize = 16 * 1024 * 1024;
 
+/**
+ * Blobs per pack at most, so that one pack's blobs always fit one index file (see RepoWriter): a
+ * pack of 30,000 small folder trees made one index of 30,000 blobs, the peak of a backup's memory.
+ */
+export const packMaxBlobs = 10_000;
+
 /** Room kept for the header: 41 bytes per blob plus encryption, far below this for any pack. */
 const trailerSlack = 256 * 1024;
 
@@ -70,9 +76,9 @@ export class PackBuilder {
     return this.blobs.length;
   }
 
-  /** True when no further blob of useful size fits. */
+  /** True when no further blob of useful size fits, or the pack has as many blobs as it may. */
   get full(): boolean {
-    return this.used + 64 * 1024 >= this.target;
+    return this.used + 64 * 1024 >= this.target || this.blobs.length >= packMaxBlobs;
   }
 
   /**

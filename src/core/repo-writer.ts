@@ -13,7 +13,7 @@ import { CorruptError } from './errors.js';
 import { hashID, type ID } from './hash.js';
 import { processAlive } from './lock.js';
 import { encodeIndex } from './master-index.js';
-import { PackBuilder, defaultPackSize, type FinishedPack, type Staging } from './pack-builder.js';
+import { PackBuilder, defaultPackSize, packMaxBlobs, type FinishedPack, type Staging } from './pack-builder.js';
 import { type PackedBlob } from './pack.js';
 import { type Repository } from './repository.js';
 import { encodeTree, type TreeNode } from './tree.js';
@@ -39,8 +39,9 @@ export interface WriterOptions {
  * Blobs per index file. restic fills index files up to 50,000; smaller ones are as valid, and their
  * JSON, its compression (in a WebAssembly heap that never shrinks) and the blob lists waiting for
  * them stay a few MiB each, where 50,000 blobs made the end of a large backup its peak of memory.
+ * No pack holds more, so every group of packs written as one index stays within it.
  */
-const indexMaxBlobs = 10_000;
+const indexMaxBlobs = packMaxBlobs;
 
 /** Marks staged files of this machine (a repository on a network share may be written by several). */
 function hostTag(): string {
