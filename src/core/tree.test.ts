@@ -60,3 +60,19 @@ it('encodes as Go does: HTML characters and U+2028 escaped, names quoted the str
   ];
   assert.equal(encodeTree(nodes).toString(), "{\"nodes\":[{\"name\":\"a\\u003cb\\u003e\\u0026\\\\\\\"c\\\\\\\\d\",\"type\":\"file\",\"mode\":420,\"mtime\":\"2024-05-01T10:00:00.1+02:00\",\"atime\":\"x\\u003c\",\"ctime\":\"z\",\"uid\":1,\"gid\":2,\"user\":\"ü\\u003c\",\"group\":\"g\\u0026\",\"inode\":5,\"device_id\":7,\"size\":3,\"links\":1,\"linktarget\":\"t\\u2028\",\"content\":[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"],\"error\":\"e\\u003e\"},{\"name\":\"\\\\ue000\",\"type\":\"file\",\"mtime\":\"m\",\"atime\":\"a\",\"ctime\":\"c\",\"uid\":0,\"gid\":0,\"content\":[]},{\"name\":\"𝄞\",\"type\":\"symlink\",\"mtime\":\"m\",\"atime\":\"a\",\"ctime\":\"c\",\"uid\":0,\"gid\":0,\"linktarget\":\"../x\",\"content\":null}]}\n");
 });
+
+it('a large folder\'s tree is encoded into a buffer of its own that later trees do not overwrite', () => {
+  const many = (n: number, prefix: string, extra = ''): TreeNode[] =>
+    Array.from({ length: n }, (_, i) => ({ ...file, name: `${prefix}${String(i).padStart(6, '0')}${extra}` }));
+  const small = encodeTree([file, dir]);
+  // 3,000 nodes go past the reused buffer's size; long names make them outgrow the estimate too.
+  const big = encodeTree(many(3000, 'IMG_'));
+  const longNames = encodeTree(many(2100, 'x', 'é'.repeat(600)));
+  const bigCopy = Buffer.from(big);
+  const after = encodeTree([file, dir]);
+  assert.deepEqual(after, small);
+  assert.deepEqual(big, bigCopy, 'a later encoding changed an earlier tree');
+  assert.deepEqual(decodeTree(big).map((n) => n.name), many(3000, 'IMG_').map((n) => n.name));
+  assert.deepEqual(decodeTree(longNames).map((n) => n.name), many(2100, 'x', 'é'.repeat(600)).map((n) => n.name));
+  assert.ok(longNames.length > 2100 * 512, 'the long names do outgrow the estimate');
+});

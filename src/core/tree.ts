@@ -53,6 +53,10 @@ export const ModeSticky = 2 ** 20;
 let out = Buffer.allocUnsafe(256 * 1024);
 /** Where the tree being encoded ends in `out`. */
 let end = 0;
+/** The reused buffer is kept up to this size; a tree estimated larger gets a buffer of its own. */
+const scratchMax = 1024 * 1024;
+/** A generous estimate of one node's encoded size (a photo's is ~350 bytes). */
+const nodeEstimate = 512;
 
 function room(n: number): void {
   if (end + n <= out.length) return;
@@ -162,6 +166,13 @@ export function utf8Compare(a: string, b: string): number {
 /** `{"nodes":[…]}` + newline, nodes sorted by name. */
 export function encodeTree(nodes: TreeNode[]): Buffer {
   const sorted = [...nodes].sort((a, b) => utf8Compare(a.name, b.name));
+  // A folder of 14,000 photos makes a tree of ~5 MB. Such a tree is written into a buffer of its
+  // own, sized up front from its node count (pages never written cost no memory), and returned
+  // without a copy: growing the shared buffer by doubling and copying the result out held three
+  // times the tree's size at once.
+  const estimate = nodes.length * nodeEstimate + 1024;
+  const scratch = out;
+  if (estimate > scratchMax) out = Buffer.allocUnsafe(estimate);
   end = 0;
   ascii('{"nodes":[');
   sorted.forEach((n, i) => {
@@ -169,9 +180,9 @@ export function encodeTree(nodes: TreeNode[]): Buffer {
     writeNode(n);
   });
   ascii(']}\n');
-  const tree = Buffer.from(out.subarray(0, end));
-  // A folder of 14,000 photos makes a tree of ~7 MB: the buffer does not keep that size.
-  if (out.length > 1024 * 1024) out = Buffer.allocUnsafe(256 * 1024);
+  if (out.length <= scratchMax) return Buffer.from(out.subarray(0, end));
+  const tree = out.subarray(0, end);
+  out = scratch.length <= scratchMax ? scratch : Buffer.allocUnsafe(256 * 1024);
   return tree;
 }
 
