@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { it } from 'node:test';
-import { Scanner } from './scanner.js';
+import { ScanMap, ScanPacker, Scanner, type ScanInfo } from './scanner.js';
 
 it('scanning in worker threads gives exactly the fingerprints of a scan on one thread; a deep change reaches the root', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-scan-'));
@@ -34,4 +35,28 @@ it('scanning in worker threads gives exactly the fingerprints of a scan on one t
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+it('packed scan results unpack exactly: odd names, no fingerprint, large counts, many pieces; units stay apart', () => {
+  const units = new Set(['/lib/2019']);
+  const packer = new ScanPacker(units);
+  const want = new Map<string, ScanInfo>();
+  for (let i = 0; i < 6000; i++) {
+    const dir = `/lib/2019/${'Été à Nice ☕ 運動会 '.repeat(3)}${i}\n${i % 7 === 0 ? '\u{1F600}' : ''}`;
+    const info: ScanInfo = { fingerprint: i % 5 === 0 ? '' : createHash('sha256').update(dir).digest('hex'), files: i, bytes: 2 ** 52 + i, dirs: i % 3 };
+    packer.set(dir, info);
+    want.set(dir, info);
+  }
+  packer.set('/lib/2019', { fingerprint: '', files: 1, bytes: 1, dirs: 1 }); // a unit: reported apart, not packed
+  const pieces = packer.take();
+  assert.ok(pieces.length > 1, 'several pieces');
+  const map = new ScanMap();
+  map.set('/lib', { fingerprint: 'ab'.repeat(32), files: 0, bytes: 0, dirs: 1 });
+  map.addPacked(pieces);
+  assert.equal(map.peek([...want.keys()][10]!), undefined, 'packed until looked up');
+  assert.equal(map.size, want.size + 1);
+  for (const [dir, info] of want) assert.deepEqual(map.get(dir), info, dir);
+  assert.equal(map.get('/lib/2019'), undefined);
+  assert.ok(map.delete([...want.keys()][0]!));
+  assert.equal(map.size, want.size);
 });

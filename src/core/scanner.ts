@@ -86,11 +86,17 @@ function lstatOrUndefined(p: string): BigIntStats | undefined {
   }
 }
 
+/** Where a scan puts its results: a folder's subfolders already there are not scanned again. */
+export interface ScanSink {
+  get(dir: string): ScanInfo | undefined;
+  set(dir: string, info: ScanInfo): void;
+}
+
 /**
  * Scan one folder; subfolders already in `out` are taken from there, the others are scanned
  * (recursively, into `out`). Undefined if the folder cannot be listed.
  */
-export function scanDirSync(dir: string, fingerprints: boolean, out: Map<string, ScanInfo>): ScanInfo | undefined {
+export function scanDirSync(dir: string, fingerprints: boolean, out: ScanSink): ScanInfo | undefined {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -135,9 +141,120 @@ export function scanDirSync(dir: string, fingerprints: boolean, out: Map<string,
   return info;
 }
 
+/** Packed scan results come in pieces of this size, each moved to the main thread whole. */
+const packPiece = 256 * 1024;
+
+/**
+ * A worker's results, packed as they come: per folder its path (UTF-8, with its length), its
+ * fingerprint (32 bytes, or none) and three counts. As a map, 30,000 folders were ~12 MB of
+ * strings, objects and arrays on the main thread, and more in the workers' heaps to build and send
+ * them; packed they are ~4 MB outside the heaps, moved rather than copied, and a backup of an
+ * unchanged library (which looks up only its top folders) never unpacks them. Measured on a backup
+ * of an unchanged library of 58,833 files in 30,426 folders: peak 107 -> 98 MiB.
+ */
+export class ScanPacker implements ScanSink {
+  private buf = Buffer.allocUnsafe(0);
+  private used = 0;
+  private done: Uint8Array[] = [];
+
+  /** `skip`: folders not to pack (a worker's units, which it reports unpacked). */
+  constructor(private readonly skip: ReadonlySet<string> = new Set()) {}
+
+  get(): undefined {
+    return undefined; // a worker scans each of its folders once
+  }
+
+  set(dir: string, info: ScanInfo): void {
+    if (this.skip.has(dir)) return;
+    const need = 4 + 3 * dir.length + 1 + 32 + 3 * 8;
+    if (this.used + need > this.buf.length) {
+      this.cut();
+      this.buf = Buffer.allocUnsafe(Math.max(need, packPiece));
+    }
+    const n = this.buf.write(dir, this.used + 4, 'utf8');
+    this.buf.writeUInt32LE(n, this.used);
+    let at = this.used + 4 + n;
+    if (info.fingerprint) {
+      this.buf[at] = 32;
+      this.buf.write(info.fingerprint, at + 1, 32, 'hex');
+      at += 33;
+    } else {
+      this.buf[at++] = 0;
+    }
+    at = this.buf.writeDoubleLE(info.files, at);
+    at = this.buf.writeDoubleLE(info.bytes, at);
+    this.used = this.buf.writeDoubleLE(info.dirs, at);
+  }
+
+  private cut(): void {
+    if (this.used > 0) this.done.push(this.buf.subarray(0, this.used));
+    this.buf = Buffer.allocUnsafe(0);
+    this.used = 0;
+  }
+
+  /** The packed pieces so far (each in a buffer of its own, to be transferred). */
+  take(): Uint8Array[] {
+    this.cut();
+    return this.done.splice(0);
+  }
+}
+
+function* unpack(bytes: Uint8Array): Generator<[string, ScanInfo]> {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  for (let at = 0; at < b.length; ) {
+    const n = b.readUInt32LE(at);
+    const dir = b.toString('utf8', at + 4, at + 4 + n);
+    at += 4 + n;
+    const fpLen = b[at]!;
+    const fingerprint = b.toString('hex', at + 1, at + 1 + fpLen);
+    at += 1 + fpLen;
+    yield [dir, { fingerprint, files: b.readDoubleLE(at), bytes: b.readDoubleLE(at + 8), dirs: b.readDoubleLE(at + 16) }];
+    at += 24;
+  }
+}
+
+/** Folder path → its scan, with the workers' results kept packed until a folder inside them is looked up. */
+export class ScanMap implements ScanSink {
+  private readonly map = new Map<string, ScanInfo>();
+  private packed: Uint8Array[] = [];
+
+  addPacked(pieces: Uint8Array[]): void {
+    this.packed.push(...pieces);
+  }
+
+  private get all(): Map<string, ScanInfo> {
+    for (const bytes of this.packed.splice(0)) for (const [dir, info] of unpack(bytes)) this.map.set(dir, info);
+    return this.map;
+  }
+
+  get(dir: string): ScanInfo | undefined {
+    return this.map.get(dir) ?? (this.packed.length > 0 ? this.all.get(dir) : undefined);
+  }
+
+  /** A folder's scan if it is at hand, without unpacking (the main thread's part of the scan). */
+  peek(dir: string): ScanInfo | undefined {
+    return this.map.get(dir);
+  }
+
+  set(dir: string, info: ScanInfo): void {
+    this.map.set(dir, info);
+  }
+
+  delete(dir: string): boolean {
+    return this.all.delete(dir);
+  }
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, ScanInfo]> {
+    return this.all[Symbol.iterator]();
+  }
+}
 
 export class Scanner {
-  readonly dirs = new Map<string, ScanInfo>();
+  readonly dirs = new ScanMap();
   /** Files and bytes of all the paths scanned. */
   files = 0;
   bytes = 0;
@@ -181,18 +298,18 @@ export class Scanner {
       if (next.length === 0) break;
     }
     const units = this.workers > 1 ? frontier : [];
-    if (units.length > 0) for (const [d, info] of await this.scanInWorkers(units)) this.dirs.set(d, info);
+    if (units.length > 0) await this.scanInWorkers(units);
     // Everything not done by the workers (all of a small tree), deepest first.
-    for (const d of upper.reverse()) if (!this.dirs.has(d)) scanDirSync(d, this.fingerprints, this.dirs);
-    return this.dirs.get(root) ?? scanDirSync(root, this.fingerprints, this.dirs);
+    // The folders above the workers' units need only the units' results, which are at hand unpacked.
+    const sink: ScanSink = { get: (d) => this.dirs.peek(d), set: (d, info) => this.dirs.set(d, info) };
+    for (const d of upper.reverse()) if (!this.dirs.peek(d)) scanDirSync(d, this.fingerprints, sink);
+    return this.dirs.peek(root) ?? scanDirSync(root, this.fingerprints, sink);
   }
 
-  private async scanInWorkers(units: string[]): Promise<[string, ScanInfo][]> {
-    // A few batches per worker: enough to even out uneven subtrees, few enough that messages and
-    // copying the results stay cheap.
+  private async scanInWorkers(units: string[]): Promise<void> {
+    // A few batches per worker: enough to even out uneven subtrees, few enough that messages stay few.
     const batches: string[][] = Array.from({ length: Math.min(units.length, this.workers * 4) }, () => []);
     units.forEach((u, i) => batches[i % batches.length]!.push(u));
-    const results: [string, ScanInfo][] = [];
     const one = () => new Promise<void>((resolve, reject) => {
       const w = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: { fingerprints: this.fingerprints } });
       const feed = () => {
@@ -200,8 +317,9 @@ export class Scanner {
         if (batch === undefined) void w.terminate().then(() => resolve());
         else w.postMessage(batch);
       };
-      w.on('message', (entries: [string, ScanInfo][]) => {
-        for (const e of entries) results.push(e);
+      w.on('message', (r: ScanBatchResult) => {
+        for (const [d, info] of r.units) this.dirs.set(d, info);
+        this.dirs.addPacked(r.packed);
         feed();
       });
       w.on('error', reject);
@@ -209,9 +327,14 @@ export class Scanner {
       feed();
     });
     await Promise.all(Array.from({ length: Math.min(this.workers, batches.length) }, one));
-    return results;
   }
 
+}
+
+/** A worker's answer to a batch: its units unpacked (the main thread finishes the folders above them), everything below packed. */
+export interface ScanBatchResult {
+  units: [string, ScanInfo][];
+  packed: Uint8Array[];
 }
 
 /** The subfolders of a folder (not following links), or undefined if it cannot be listed. */
