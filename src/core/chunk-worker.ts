@@ -10,11 +10,13 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { WasmChunker } from './chunker-wasm.js';
 import { loadZstd } from './compress.js';
-import { type MasterKey } from './crypto.js';
+import { useFastMac, type MasterKey } from './crypto.js';
 import { hashID } from './hash.js';
 import { firstChunkCut } from './jpeg.js';
 import { PackBuilder } from './pack-builder.js';
 import type { FromWorker, ToWorker, WorkerFile, WorkerInit } from './worker-protocol.js';
+
+await useFastMac(); // every byte read is authenticated here
 
 const init = workerData as WorkerInit;
 const port = parentPort!;

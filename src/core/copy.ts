@@ -5,6 +5,7 @@
  * the source. Deduplication across the copy needs the same chunker polynomial in both repositories.
  */
 import { loadZstd } from './compress.js';
+import { useFastMac } from './crypto.js';
 import { KeepsakeError } from './errors.js';
 import { type ID } from './hash.js';
 import { PackBuilder, defaultPackSize } from './pack-builder.js';
@@ -27,6 +28,7 @@ export async function copySnapshots(from: Repository, to: Repository, snaps: rea
       hint: 'create the target with the source\'s parameters (keepsake destination add … --init does this within a plan)',
     });
   }
+  await useFastMac(); // every copied blob is authenticated twice, here on the main thread
   const writer = new RepoWriter(to);
   const staging = await writer.staging();
   const packs: Record<BlobType, PackBuilder> = { data: new PackBuilder(to.key, 'data', staging), tree: new PackBuilder(to.key, 'tree', staging) };

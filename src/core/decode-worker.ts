@@ -3,12 +3,13 @@ import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeBlob } from './blob.js';
 import { loadZstd } from './compress.js';
-import { type MasterKey } from './crypto.js';
+import { useFastMac, type MasterKey } from './crypto.js';
 import { hashID } from './hash.js';
 import type { DecodeReply, DecodeRequest } from './decode-pool.js';
 
 // Restores and checks decompress every compressed blob: the WebAssembly decoder, from the start.
 await loadZstd();
+await useFastMac();
 
 const key = workerData as MasterKey;
 const port = parentPort!;
