@@ -37,27 +37,32 @@ Examples:
       const progress = new ProgressLine('backup', !ctx.json && !ctx.quiet);
       const started = Date.now();
       try {
-        // The scan starts once the repository is open, not before: opening it derives the key with
-        // scrypt, which takes 32 MiB for ~0.1 s, and the scan's workers overlapping it made that
-        // the peak of a backup of an unchanged library (124 instead of ~95 MiB for 58,000 files).
-        const { startScan } = await import('../app/scan.js');
+        // The scan starts once the repository is open, not before, and the backup's own modules
+        // load then too: opening it derives the key with scrypt, which takes 32 MiB for ~0.1 s, and
+        // whatever is in memory at that moment adds to it. For a backup of an unchanged library
+        // that moment is the peak (the scan's workers overlapping it made it 124 instead of ~95 MiB
+        // for 58,000 files; the backup's modules loaded before it, ~1.5 MiB).
         const { withRepository } = await import('../app/repo.js');
-        const { runBackup } = await import('../app/backup.js');
-        const r = await withRepository(ref, (repo) => runBackup(repo, {
-          scan: startScan(paths),
-          paths,
-          tags: opts.tag,
-          hostname: opts.host,
-          parent: opts.parent,
-          force: opts.force,
-          signal: interrupt.signal,
-          env: process.env,
-          onProgress: (p) => progress.update({ ...p, totalsFinal: p.scanDone }),
-          onWarning: (w) => {
-            progress.done();
-            ctx.note(`warning: ${w.path}: ${w.message}`);
-          },
-        }));
+        const r = await withRepository(ref, async (repo) => {
+          const { startScan } = await import('../app/scan.js');
+          const scan = startScan(paths);
+          const { runBackup } = await import('../app/backup.js');
+          return runBackup(repo, {
+            scan,
+            paths,
+            tags: opts.tag,
+            hostname: opts.host,
+            parent: opts.parent,
+            force: opts.force,
+            signal: interrupt.signal,
+            env: process.env,
+            onProgress: (p) => progress.update({ ...p, totalsFinal: p.scanDone }),
+            onWarning: (w) => {
+              progress.done();
+              ctx.note(`warning: ${w.path}: ${w.message}`);
+            },
+          });
+        });
         progress.done();
         const secs = (Date.now() - started) / 1000;
         const s = r.summary;
