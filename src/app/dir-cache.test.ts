@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { Repository } from '../core/repository.js';
 import { Restorer } from '../core/restorer.js';
 import { check } from '../core/checker.js';
 import { runBackup } from './backup.js';
+import { EntryTable } from './dir-cache.js';
 
 const kdf = { N: 1024, r: 8, p: 1 };
 
@@ -133,4 +135,22 @@ it('an unchanged backup needs only the top folders; the full cache is read when 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+it('the folder cache\'s table keeps every entry exactly, in order, and refuses IDs it cannot hold', () => {
+  const t = new EntryTable();
+  const hex = (i: number, salt: string) => createHash('sha256').update(`${salt}${i}`).digest('hex');
+  const dirs = Array.from({ length: 1000 }, (_, i) => `/photos/${i % 7 === 0 ? 'Été ☕ ' : ''}${i}`);
+  dirs.forEach((d, i) => t.set(d, { fingerprint: hex(i, 'f'), tree: hex(i, 't'), files: i, bytes: 2 ** 50 + i }));
+  t.set(dirs[3]!, { fingerprint: hex(3, 'again'), tree: hex(3, 't'), files: 3, bytes: 3 });
+  t.set('/photos/bad', { fingerprint: 'not hex', tree: hex(1, 't'), files: 1, bytes: 1 });
+  t.set('/photos/short', { fingerprint: hex(1, 'f').slice(2), tree: hex(1, 't'), files: 1, bytes: 1 });
+  assert.equal(t.size, 1000);
+  assert.deepEqual([...t.keys()], dirs);
+  dirs.forEach((d, i) => {
+    if (i !== 3) assert.deepEqual(t.get(d), { fingerprint: hex(i, 'f'), tree: hex(i, 't'), files: i, bytes: 2 ** 50 + i }, d);
+  });
+  assert.deepEqual(t.get(dirs[3]!), { fingerprint: hex(3, 'again'), tree: hex(3, 't'), files: 3, bytes: 3 });
+  assert.equal(t.get('/photos/bad'), undefined);
+  assert.equal(t.has('/photos/short'), false);
 });
