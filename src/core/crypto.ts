@@ -4,10 +4,11 @@
  * Stored form: IV (16 random bytes, the whole big-endian counter block) ‖ ciphertext ‖ MAC (16).
  * The Poly1305 one-time key is `r ‖ AES-128_k(IV)`. Node has no raw Poly1305, so it comes from a
  * library: noble's (@noble/ciphers, audited, plain JavaScript, ~0.45 GB/s here) by default, and
- * libsodium's (wasm, ~2.9 GB/s) in the worker threads that authenticate file data, which call
- * useFastMac() first. libsodium costs a thread ~8 MiB once loaded (its JavaScript, the WebAssembly
- * code and heap), which was a tenth of a backup of an unchanged library; the main thread only
- * authenticates keys, snapshots, trees and indexes. AES and randomness are Node's (OpenSSL, with AES-NI).
+ * libsodium's (wasm, ~2.9 GB/s) where file data is authenticated (the chunk and decode workers,
+ * copy, prune), which call useFastMac() first. libsodium costs a thread ~8 MiB once loaded (its
+ * JavaScript, the WebAssembly code and heap), a tenth of a backup of an unchanged library, whose
+ * main thread only authenticates keys, snapshots, trees and indexes. AES and randomness are
+ * Node's (OpenSSL, with AES-NI).
  */
 import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
 import { poly1305 } from '@noble/ciphers/_poly1305.js';

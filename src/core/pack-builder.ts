@@ -22,7 +22,7 @@ export const defaultPackSize = 16 * 1024 * 1024;
 
 /**
  * Blobs per pack at most, so that one pack's blobs always fit one index file (see RepoWriter): a
- * pack of 30,000 small folder trees made one index of 30,000 blobs, the peak of a backup's memory.
+ * pack of 28,000 small folder trees made one index of 28,000 blobs, the peak of a backup's memory.
  */
 export const packMaxBlobs = 10_000;
 
