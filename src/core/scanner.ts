@@ -240,8 +240,12 @@ export class ScanMap implements ScanSink {
     this.map.set(dir, info);
   }
 
+  /**
+   * Forget a folder's scan once it has been walked. One still packed stays packed: unpacking every
+   * folder's scan to drop one would undo the point (a backup of an unchanged library drops its top).
+   */
   delete(dir: string): boolean {
-    return this.all.delete(dir);
+    return this.map.delete(dir);
   }
 
   get size(): number {
