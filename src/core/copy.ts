@@ -4,11 +4,9 @@
  * plaintext, so they stay the same), then the snapshot is saved with `original` pointing at its ID in
  * the source. Deduplication across the copy needs the same chunker polynomial in both repositories.
  */
-import { loadZstd } from './compress.js';
 import { useFastMac } from './crypto.js';
 import { KeepsakeError } from './errors.js';
 import { type ID } from './hash.js';
-import { PackBuilder, defaultPackSize } from './pack-builder.js';
 import { type BlobType } from './pack.js';
 import { RepoWriter } from './repo-writer.js';
 import { type Repository } from './repository.js';
@@ -30,17 +28,13 @@ export async function copySnapshots(from: Repository, to: Repository, snaps: rea
   }
   await useFastMac(); // every copied blob is authenticated twice, here on the main thread
   const writer = new RepoWriter(to);
-  const staging = await writer.staging();
-  const packs: Record<BlobType, PackBuilder> = { data: new PackBuilder(to.key, 'data', staging), tree: new PackBuilder(to.key, 'tree', staging) };
   const stats: CopyStats = { snapshots: 0, blobsCopied: 0, bytesCopied: 0 };
   const copyBlob = async (type: BlobType, id: ID): Promise<Buffer | undefined> => {
     if (!writer.claim(id)) return undefined;
     const plain = await from.loadBlob(type, id);
-    if (to.compressed) await loadZstd();
-    packs[type].add(id, plain, to.compressed);
+    await writer.saveClaimed(type, id, plain);
     stats.blobsCopied++;
     stats.bytesCopied += plain.length;
-    if (packs[type].size >= defaultPackSize) await writer.upload(packs[type].finish());
     return plain;
   };
   const seen = new Set<ID>();
@@ -58,14 +52,12 @@ export async function copySnapshots(from: Repository, to: Repository, snaps: rea
   try {
     for (const s of snaps) {
       await walk(s.tree);
-      for (const p of Object.values(packs)) if (p.count > 0) await writer.upload(p.finish());
       await writer.flush();
       const { id, ...body } = s;
       await to.saveUnpacked('snapshot', encodeSnapshot({ ...body, original: s.original ?? id }));
       stats.snapshots++;
     }
   } finally {
-    for (const p of Object.values(packs)) p.discard();
     await writer.discardStaged();
   }
   return stats;

@@ -14,7 +14,7 @@ import { hashID, type ID } from './hash.js';
 import { processAlive } from './lock.js';
 import { encodeIndex } from './master-index.js';
 import { PackBuilder, defaultPackSize, packMaxBlobs, type FinishedPack, type Staging } from './pack-builder.js';
-import { type PackedBlob } from './pack.js';
+import { type BlobType, type PackedBlob } from './pack.js';
 import { type Repository } from './repository.js';
 import { encodeTree, type TreeNode } from './tree.js';
 
@@ -69,7 +69,8 @@ export function stagingError(err: unknown, location: string, staging: Staging): 
 export class RepoWriter {
   /** Blobs promised to a pack that is not in the index yet. */
   private readonly claimed = new Set<ID>();
-  private treePack: PackBuilder | undefined;
+  /** The packs being filled here: tree blobs of a backup (its data goes through the chunk workers), both kinds for a copy. */
+  private readonly packs: Partial<Record<BlobType, PackBuilder>> = {};
   private stagingPromise: Promise<Staging> | undefined;
   /** A folder of the system's temp folder made for this writer, when the backend has no staging of its own. */
   private ownStaging: string | undefined;
@@ -116,7 +117,7 @@ export class RepoWriter {
 
   /** Remove what is left of this writer's pack files (an interrupted backup's): call once no worker writes any more. */
   async discardStaged(): Promise<void> {
-    this.treePack?.discard();
+    for (const pack of Object.values(this.packs)) pack.discard();
     if (!this.stagingPromise) return;
     const { dir, prefix } = await this.stagingPromise.catch(() => ({ dir: '', prefix: '' }));
     if (this.ownStaging) {
@@ -161,20 +162,28 @@ export class RepoWriter {
   /** Store an encoded tree (see encodeTree) unless the repository has it; returns its ID. */
   async saveTreeBlob(bytes: Buffer): Promise<ID> {
     const id = hashID(bytes);
-    const staging = await this.staging();
-    if (this.repo.compressed && bytes.length >= compressMin) await loadZstd();
     if (this.claim(id)) {
-      const pack = (this.treePack ??= new PackBuilder(this.repo.key, 'tree', staging, this.opts.packSize ?? defaultPackSize));
-      const add = () => this.staged(staging, () => pack.add(id, bytes, this.repo.compressed));
-      if (!add()) {
-        await this.upload(this.staged(staging, () => pack.finish()));
-        add();
-      }
+      await this.saveClaimed('tree', id, bytes);
       this.stats.treeBlobs++;
       this.stats.addedBytes += bytes.length;
-      if (pack.full) await this.upload(this.staged(staging, () => pack.finish()));
     }
     return id;
+  }
+
+  /**
+   * Store a blob the caller has claimed (see claim()) in this writer's pack of its type. A blob that
+   * does not fit goes to the next pack; a pack is uploaded once it is full.
+   */
+  async saveClaimed(type: BlobType, id: ID, plain: Uint8Array): Promise<void> {
+    const staging = await this.staging();
+    if (this.repo.compressed && plain.length >= compressMin) await loadZstd();
+    const pack = (this.packs[type] ??= new PackBuilder(this.repo.key, type, staging, this.opts.packSize ?? defaultPackSize));
+    const add = () => this.staged(staging, () => pack.add(id, plain, this.repo.compressed));
+    if (!add()) {
+      await this.upload(this.staged(staging, () => pack.finish()));
+      add();
+    }
+    if (pack.full) await this.upload(this.staged(staging, () => pack.finish()));
   }
 
   /**
@@ -261,10 +270,11 @@ export class RepoWriter {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  /** Finish the tree pack, wait for every upload, write the index. */
+  /** Finish the packs being filled, wait for every upload, write the index. */
   async flush(): Promise<void> {
-    const pack = this.treePack;
-    if (pack && pack.count > 0) await this.upload(this.staged(await this.staging(), () => pack.finish()));
+    for (const pack of Object.values(this.packs)) {
+      if (pack.count > 0) await this.upload(this.staged(await this.staging(), () => pack.finish()));
+    }
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     this.throwIfFailed();
     await this.writeIndex();
