@@ -29,6 +29,11 @@ const probeWords = new Uint32Array(probe.buffer, probe.byteOffset, 8);
 /** Mixed into the hash so that crafted IDs in a hostile index cannot pile up in one bucket. */
 const salt = (Math.random() * 2 ** 32) >>> 0;
 
+/** The first table slot to try for an ID whose 32-bit words 0 and 5 are given. */
+function bucket(word0: number, word5: number, mask: number): number {
+  return (Math.imul(word0 ^ salt, 0x9e3779b1) ^ word5) & mask;
+}
+
 export class MasterIndex {
   private rows = 0;
   private keys = new Uint32Array(8 * 1024);
@@ -145,10 +150,10 @@ export class MasterIndex {
     return Buffer.from(this.keys.buffer, row * 32, 32).toString('hex');
   }
 
+  /** A row for `b`, whose ID slot() has just left in probe. */
   private addRow(pack: number, b: PackedBlob): number {
     if (this.rows === this.packOf.length) this.grow();
     const row = this.rows++;
-    if (probe.write(b.id, 'hex') !== 32) throw new CorruptError(`index names a blob with a malformed ID ${JSON.stringify(b.id.slice(0, 80))}`);
     this.keys.set(probeWords, row * 8);
     this.packOf[row] = pack;
     this.offsets[row] = b.offset;
@@ -190,7 +195,7 @@ export class MasterIndex {
   private probeSlot(): number {
     const w = probeWords;
     const mask = this.table.length - 1;
-    let i = (Math.imul(w[0]! ^ salt, 0x9e3779b1) ^ w[5]!) & mask;
+    let i = bucket(w[0]!, w[5]!, mask);
     for (;;) {
       const row = this.table[i]!;
       if (row === noRow) return i;
@@ -209,7 +214,7 @@ export class MasterIndex {
     for (const row of old) {
       if (row === noRow) continue;
       const k = row * 8;
-      let i = (Math.imul(this.keys[k]! ^ salt, 0x9e3779b1) ^ this.keys[k + 5]!) & mask;
+      let i = bucket(this.keys[k]!, this.keys[k + 5]!, mask);
       while (this.table[i] !== noRow) i = (i + 1) & mask;
       this.table[i] = row;
     }
