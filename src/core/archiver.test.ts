@@ -133,3 +133,19 @@ it('a JPEG metadata edit stores only the metadata: the first chunk is cut where 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+it('several targets, side by side and nested, are each walked once and all stored (the workers stop only after the last)', async () => {
+  const { dir, files } = await library();
+  try {
+    const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf });
+    const albums = [0, 1, 2].map((i) => path.join(dir, `album-${i}`));
+    for (const paths of [albums, [albums[1]!, dir, albums[0]!]]) {
+      const r = await backup(repo, { paths, packSize: 1024 * 1024 });
+      assert.equal(r.summary.totalFilesProcessed, 12);
+      assert.deepEqual(await restoredHashes(repo, r.snapshot.tree, dir), files);
+    }
+    assert.deepEqual((await check(repo, { readData: true })).problems, []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

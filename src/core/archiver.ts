@@ -54,6 +54,12 @@ interface Walked {
 
 const resolved = (b: Built | undefined): Walked => ({ done: Promise.resolve(b) });
 
+function countTargets(level: Trie): number {
+  let n = 0;
+  for (const e of level.values()) n += e.target ? 1 : countTargets(e.children); // a target is walked whole
+  return n;
+}
+
 /** Path components as restic stores them: absolute paths in full, relative ones without leading `..`. */
 function components(target: string): string[] {
   const clean = path.normalize(target);
@@ -69,6 +75,8 @@ export class Archiver {
   private sinceYield = 0;
   private lastProgress = 0;
   private indexes: Promise<unknown> | undefined;
+  /** Targets still to be walked; at 0 the chunk workers are told to finish. */
+  private walksLeft = -1;
 
   constructor(specs: TargetSpec[], private readonly opts: BackupOptions) {
     if (specs.length === 0) throw new KeepsakeError('invalid-argument', 'a backup needs at least one destination');
@@ -96,7 +104,7 @@ export class Archiver {
       const roots = await this.archiveTargets();
       await ready;
       this.checkAbort();
-      await this.pool.flush();
+      await this.pool.retire();
       const results = await Promise.all(this.targets.map((t, i) => this.finishTarget(t, roots[i]!)));
       this.emitProgress(true);
       return results;
@@ -150,6 +158,7 @@ export class Archiver {
     }
     // Parent trees are read only if a folder turns out not to be cached (see walkDir).
     const parentRoots = this.targets.map((t) => once(async () => (t.spec.parent ? this.loadTree(t, t.spec.parent.tree) : undefined)));
+    this.walksLeft = countTargets(root);
     const rootPrefix = this.opts.paths.every((p) => path.isAbsolute(p)) ? path.sep : path.resolve('.');
     return this.saveTrees(await this.archiveTrie(root, rootPrefix, parentRoots));
   }
@@ -178,7 +187,11 @@ export class Archiver {
     for (const [name, entry] of level) {
       const prev: PrevNode = async (i) => (await byName[i]!()).get(name);
       if (entry.target) {
-        const built = await (await this.walkEntry(entry.target, name, prev)).done;
+        const walked = await this.walkEntry(entry.target, name, prev);
+        // Every file has been handed to the workers once the last target is walked: they stop as
+        // soon as those are read, before the last (and often largest) folder trees are encoded.
+        if (--this.walksLeft === 0) quiet(this.pool.retire());
+        const built = await walked.done;
         if (!built) throw new KeepsakeError('not-found', `cannot back up ${entry.target}: it does not exist or cannot be read`);
         out.push(built);
         continue;
@@ -371,6 +384,9 @@ export class Archiver {
 
   private async finishDir(p: string, node: TreeNode, prev: PrevNode, info: ScanInfo | undefined, pending: Promise<Built | undefined>[]): Promise<Built> {
     const children = await Promise.all(pending);
+    // After the walk, folder trees wait for the workers to stop: the last folder to finish is often
+    // the largest (one folder of 13,902 photos: a 5 MB tree), and the workers' memory is freed by then.
+    if (this.walksLeft === 0) await this.pool.retire();
     const kept = children.filter((c): c is Built => c !== undefined);
     const subtrees = await this.saveTrees(kept);
     const clean = kept.length === children.length && kept.every((c) => c.clean);

@@ -30,11 +30,13 @@ export class ChunkPool {
   private readonly waiting = new Map<number, (r: FileResult) => void>();
   private nextJob = 1;
   private starting: Promise<void> | undefined;
+  private retiring: Promise<void> | undefined;
   private staging: Staging[] = [];
   private scheduled = false;
   private fatal: Error | undefined;
 
   private readonly slotWaiters: (() => void)[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
   private open = 0;
 
   constructor(
@@ -79,6 +81,7 @@ export class ChunkPool {
    * backpressure that keeps a walk over a huge library from racing ahead of the workers.
    */
   async reserve(): Promise<void> {
+    this.retiring = undefined;
     await (this.starting ??= this.start());
     if (this.open >= maxOpenJobs) await new Promise<void>((r) => this.slotWaiters.push(r));
     if (this.fatal) throw this.fatal;
@@ -177,6 +180,7 @@ export class ChunkPool {
     const resolve = this.waiting.get(job);
     this.waiting.delete(job);
     resolve?.(r);
+    if (this.waiting.size === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private fail(err: unknown): void {
@@ -188,6 +192,12 @@ export class ChunkPool {
       resolve({ ok: false, code: 'EFATAL', message: this.fatal.message });
     }
     for (const w of this.slotWaiters.splice(0)) w();
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Worker threads alive now. */
+  get running(): number {
+    return this.slots.length;
   }
 
   get error(): Error | undefined {
@@ -204,7 +214,24 @@ export class ChunkPool {
     if (this.fatal) throw this.fatal;
   }
 
+  /**
+   * Once the last file has been handed over: wait for every file in flight, have each worker hand
+   * over its pack, and stop the workers, so that what comes after (a backup's last folder trees,
+   * its index) has their memory. A later reserve() would start new workers.
+   */
+  retire(): Promise<void> {
+    return (this.retiring ??= (async () => {
+      if (!this.starting) return;
+      await this.starting;
+      while (!this.fatal && (this.waiting.size > 0 || this.queue.length > 0)) await new Promise<void>((r) => this.idleWaiters.push(r));
+      await this.flush();
+      await this.close();
+    })());
+  }
+
   async close(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    const slots = this.slots.splice(0);
+    this.starting = undefined;
+    await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 }

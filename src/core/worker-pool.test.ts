@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { it } from 'node:test';
+import { MemoryBackend } from '../backend/memory.js';
+import { check } from './checker.js';
+import { defaultPackSize } from './pack-builder.js';
+import { RepoWriter } from './repo-writer.js';
+import { Repository } from './repository.js';
+import { ChunkPool, type FileResult } from './worker-pool.js';
+
+const kdf = { N: 1024, r: 8, p: 1 };
+
+it('retire waits for the files in flight, hands over every pack and stops the workers; a later file starts new ones', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-pool-'));
+  try {
+    const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf });
+    await repo.loadIndex();
+    const writer = new RepoWriter(repo);
+    const errors: unknown[] = [];
+    const pool = new ChunkPool([writer], { polynomial: repo.config.chunkerPolynomial, packSize: defaultPackSize, workers: 2, onUploadError: (_, e) => errors.push(e) });
+    const n = 48; // ~77 MB: more than the workers take at once (two batches of up to 16 MiB each), so some wait in the queue
+    const files = await Promise.all(Array.from({ length: n + 1 }, async (_, i) => {
+      const p = path.join(dir, `f${i}.jpg`);
+      const data = randomBytes(1_000_000 + i * 25_000);
+      await writeFile(p, data);
+      return { p, data };
+    }));
+    const results: FileResult[] = [];
+    const read = async (i: number): Promise<FileResult> => {
+      await pool.reserve();
+      return pool.submit({ path: files[i]!.p, size: files[i]!.data.length, compress: false });
+    };
+    try {
+      let settled = 0;
+      const first = Array.from({ length: n }, (_, i) => read(i).then((r) => (settled++, r)));
+      await first[0];
+      assert.equal(pool.running, 2);
+      assert.ok(settled < n, 'the test needs files still in flight when retire is called');
+      await pool.retire();
+      assert.equal(settled, n, 'retire returned before every file in flight was read');
+      assert.equal(pool.running, 0);
+      // A file after retire gets workers again.
+      const late = read(n);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(pool.running, 2);
+      results.push(...(await Promise.all(first)), await late);
+      await pool.retire();
+      assert.equal(pool.running, 0);
+    } finally {
+      await pool.close();
+    }
+    await writer.flush();
+    assert.deepEqual(errors, []);
+    // Every blob the workers named was handed over and stored.
+    assert.equal(results.length, n + 1);
+    for (const [i, r] of results.entries()) {
+      assert.ok(r.ok);
+      const blobs = await Promise.all(r.content.map((id) => repo.loadBlob('data', id)));
+      assert.ok(Buffer.concat(blobs).equals(files[i]!.data), `file ${i}`);
+    }
+    assert.deepEqual((await check(repo, { readData: true })).problems, []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
