@@ -106,6 +106,13 @@ export interface Backend {
   stagingDir?(): Promise<string>;
 
   /**
+   * Optional, for drivers on a file system: the path of the file `h` names, so that a worker thread
+   * can read it itself (restore and check read packs in the threads that verify them: the pack bytes
+   * then never pass through the main thread's memory). A failed read there falls back to load().
+   */
+  localFile?(h: Handle): string;
+
+  /**
    * Read `length` bytes at `offset` of a file (`length` 0 means to the end). Must return exactly the
    * requested range or throw; a short read from the transport is an error (`transient`).
    * Throws `not-found` if the file does not exist.

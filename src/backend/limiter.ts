@@ -15,6 +15,7 @@ export class LimiterBackend implements Backend {
 
   readonly saveFile?: (h: Handle, file: string) => Promise<void>;
   readonly stagingDir?: () => Promise<string>;
+  readonly localFile?: (h: Handle) => string;
 
   constructor(private readonly inner: Backend, limit = inner.connections) {
     this.location = inner.location;
@@ -26,6 +27,8 @@ export class LimiterBackend implements Backend {
       this.saveFile = (h, file) => this.sem.run(() => saveFile(h, file));
       this.stagingDir = stagingDir;
     }
+    // A worker's read of a local file is not a call on the backend: it is not limited here.
+    if (inner.localFile) this.localFile = inner.localFile.bind(inner);
   }
 
   unwrap(): Backend {

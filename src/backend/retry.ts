@@ -49,10 +49,13 @@ export class RetryBackend implements Backend {
       this.saveFile = (h, file) => this.retry(`save ${filePath(h)}`, () => saveFile(h, file));
       this.stagingDir = () => this.retry('create staging folder', stagingDir);
     }
+    // A failed read of the local file falls back to load(), which retries.
+    if (inner.localFile) this.localFile = inner.localFile.bind(inner);
   }
 
   readonly saveFile?: (h: Handle, file: string) => Promise<void>;
   readonly stagingDir?: () => Promise<string>;
+  readonly localFile?: (h: Handle) => string;
 
   unwrap(): Backend {
     return this.inner;

@@ -165,20 +165,30 @@ function sample<T>(items: T[], share: number): T[] {
 async function readPack(repo: Repository, pool: DecodePool, pack: ID, blobs: PackedBlob[]): Promise<{ bytes: number; problems: CheckProblem[]; bad: ID[] }> {
   const problems: CheckProblem[] = [];
   const bad: ID[] = [];
-  let data: Uint8Array;
-  try {
-    data = await repo.backend.load({ type: 'pack', name: pack }, 0, 0);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-    return { bytes: 0, problems: [{ kind: 'missing-pack', pack, message: `pack ${pack.slice(0, 8)} vanished` }], bad: blobs.map((b) => b.id) };
+  const h = { type: 'pack', name: pack } as const;
+  const markBad = () => blobs.forEach((b) => bad.push(b.id));
+  // On a local disk the worker reads the pack itself, and the header is read here apart (two small reads).
+  const file = repo.backend.localFile?.(h);
+  let r = file === undefined ? undefined : await pool.decodeFile(file, 0, 0, blobs, pack);
+  if (r && !r.readFailed) {
+    const size = r.size;
+    await checkHeader(pack, blobs, () => readHeader(repo, pack, size), problems, markBad);
+  } else {
+    let data: Uint8Array;
+    try {
+      data = await repo.backend.load(h, 0, 0);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      return { bytes: 0, problems: [{ kind: 'missing-pack', pack, message: `pack ${pack.slice(0, 8)} vanished` }], bad: blobs.map((b) => b.id) };
+    }
+    await checkHeader(pack, blobs, async () => {
+      const header = parseTrailer(repo.key, data, data.length);
+      if (!Array.isArray(header)) throw new Error('header length does not fit the pack');
+      return header;
+    }, problems, markBad);
+    r = await pool.decode(data, 0, blobs, pack);
   }
-  const bytes = data.length;
-  await checkHeader(pack, blobs, async () => {
-    const header = parseTrailer(repo.key, data, bytes);
-    if (!Array.isArray(header)) throw new Error('header length does not fit the pack');
-    return header;
-  }, problems, () => blobs.forEach((b) => bad.push(b.id)));
-  const r = await pool.decode(data, 0, blobs, pack);
+  const bytes = r.size;
   if (!r.packHashOk) {
     problems.push({ kind: 'damaged-pack', pack, message: `pack ${pack.slice(0, 8)}: content does not match its name (${bytes} bytes)` });
   }

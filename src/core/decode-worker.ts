@@ -1,5 +1,5 @@
 /** A worker thread that verifies the blobs of pack data for check and restore, and writes restored ones. */
-import { writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeBlob } from './blob.js';
 import { loadZstd } from './compress.js';
@@ -15,13 +15,40 @@ const key = workerData as MasterKey;
 const port = parentPort!;
 // Plaintext of one blob at a time (written out before the next is decoded); grows to the largest.
 let scratch = Buffer.allocUnsafe(0);
+// Pack bytes read here, one pack at a time; grows to the largest pack.
+let packBuf = Buffer.allocUnsafe(0);
+
+/** `length` bytes at `base` of `file` (0: to its end), or undefined if they cannot all be read. */
+function readPack(file: string, base: number, length: number): Uint8Array | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const size = length || fstatSync(fd).size - base;
+    if (size < 0) return undefined;
+    if (packBuf.length < size) packBuf = Buffer.allocUnsafe(size);
+    for (let got = 0; got < size; ) {
+      const n = readSync(fd, packBuf, got, size - got, base + got);
+      if (n === 0) return undefined;
+      got += n;
+    }
+    return packBuf.subarray(0, size);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 function writeAt(fd: number, data: Uint8Array, position: number): void {
   for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off, position + off);
 }
 
 port.on('message', (m: DecodeRequest) => {
-  const data = new Uint8Array(m.data, m.offset, m.length);
+  const data = m.file === undefined ? new Uint8Array(m.data!, m.offset, m.length) : readPack(m.file, m.base, m.length);
+  if (!data) {
+    port.postMessage({ seq: m.seq, errors: [], size: 0, readFailed: true } satisfies DecodeReply);
+    return;
+  }
   const errors: (string | null)[] = [];
   for (const b of m.blobs) {
     try {
@@ -36,6 +63,6 @@ port.on('message', (m: DecodeRequest) => {
     }
   }
   const packHashOk = m.packId === undefined ? undefined : hashID(data) === m.packId;
-  const reply: DecodeReply = { seq: m.seq, errors, packHashOk };
+  const reply: DecodeReply = { seq: m.seq, errors, packHashOk, size: data.length };
   port.postMessage(reply);
 });

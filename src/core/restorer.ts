@@ -221,10 +221,15 @@ export class Restorer {
     locs.sort((a, b) => a.offset - b.offset);
     const start = locs[0]!.offset;
     const last = locs[locs.length - 1]!;
-    const raw = await this.repo.backend.load({ type: 'pack', name: pack }, last.offset + last.length - start, start);
-    // The worker verifies each blob and writes it straight into every file that uses it.
+    const h = { type: 'pack', name: pack } as const;
+    const length = last.offset + last.length - start;
+    // The worker verifies each blob and writes it straight into every file that uses it; on a local
+    // disk it reads the pack itself.
     const requests = locs.map((l) => ({ ...l, writes: blobs.get(l.id)!.map((u) => ({ fd: u.file.handle!.fd, position: u.offset })) }));
-    const { errors } = await this.pool!.decode(raw, start, requests);
+    const file = this.repo.backend.localFile?.(h);
+    let reply = file === undefined ? undefined : await this.pool!.decodeFile(file, start, length, requests);
+    if (!reply || reply.readFailed) reply = await this.pool!.decode(await this.repo.backend.load(h, length, start), start, requests);
+    const { errors } = reply;
     for (const [i, { id, uncompressedLength, length }] of locs.entries()) {
       const damage = errors[i];
       for (const use of blobs.get(id)!) {
