@@ -120,3 +120,21 @@ async function packsOf(repo: Repository) {
   }
   return [...packs].filter(([, l]) => l.length >= 2).map(([p, l]) => [p, l.sort((a, b) => a.offset - b.offset)] as const);
 }
+
+it('a worker that dies fails what it was given and gets nothing more; with none left, decoding fails instead of waiting forever', async () => {
+  const { root, backend, repo } = await setUp();
+  const pool = new DecodePool(repo.key, 2);
+  try {
+    const [pack, blobs] = [...(await packsOf(repo))][0]!;
+    const file = backend.localFile({ type: 'pack', name: pack });
+    // The workers are private; stopping one from outside stands for a crash.
+    const workers = (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots.map((s) => s.worker);
+    await workers[0]!.terminate();
+    for (let i = 0; i < 3; i++) assert.equal((await pool.decodeFile(file, 0, 0, blobs, pack)).packHashOk, true, 'the other worker does the work');
+    await workers[1]!.terminate();
+    await assert.rejects(pool.decodeFile(file, 0, 0, blobs, pack), /stopped unexpectedly/);
+  } finally {
+    await pool.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -47,12 +47,15 @@ export interface DecodeReply {
 interface Slot {
   worker: Worker;
   busy: number;
+  /** Why this worker is gone (it failed, or stopped on its own); it gets no more work. */
+  gone?: Error;
 }
 
 export class DecodePool {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, { resolve: (r: DecodeReply) => void; reject: (e: Error) => void; slot: Slot }>();
   private seq = 0;
+  private closing = false;
 
   constructor(key: MasterKey, workers = Math.max(1, Math.min(os.availableParallelism(), 8))) {
     const data: MasterKey = { encrypt: key.encrypt, macK: key.macK, macR: key.macR };
@@ -66,11 +69,9 @@ export class DecodePool {
         slot.busy--;
         p?.resolve(r);
       });
-      worker.on('error', (err) => {
-        for (const [seq, p] of this.pending) if (p.slot === slot) {
-          this.pending.delete(seq);
-          p.reject(err);
-        }
+      worker.on('error', (err) => this.lose(slot, err));
+      worker.on('exit', (code) => {
+        if (!this.closing) this.lose(slot, new Error(`a verification worker stopped unexpectedly (exit code ${code})`));
       });
       this.slots.push(slot);
     }
@@ -93,8 +94,19 @@ export class DecodePool {
     return this.send({ seq: 0, file, offset: 0, length, base, blobs, packId });
   }
 
+  /** A worker is gone: what it was given fails, and it is given nothing more (which would wait forever). */
+  private lose(slot: Slot, err: Error): void {
+    slot.gone ??= err;
+    for (const [seq, p] of this.pending) if (p.slot === slot) {
+      this.pending.delete(seq);
+      p.reject(slot.gone);
+    }
+  }
+
   private send(req: DecodeRequest): Promise<DecodeReply> {
-    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const live = this.slots.filter((s) => !s.gone);
+    if (live.length === 0) return Promise.reject(this.slots[0]?.gone ?? new Error('no verification workers'));
+    const slot = live.reduce((a, b) => (b.busy < a.busy ? b : a));
     slot.busy++;
     req.seq = this.seq++;
     return new Promise<DecodeReply>((resolve, reject) => {
@@ -104,6 +116,7 @@ export class DecodePool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

@@ -66,3 +66,23 @@ it('retire waits for the files in flight, hands over every pack and stops the wo
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+it('a chunk worker that dies fails the files waiting on the pool instead of leaving them waiting forever', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-pool-'));
+  try {
+    const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf });
+    await repo.loadIndex();
+    const pool = new ChunkPool([new RepoWriter(repo)], { polynomial: repo.config.chunkerPolynomial, packSize: defaultPackSize, workers: 1, onUploadError: () => undefined });
+    const p = path.join(dir, 'a.jpg');
+    await writeFile(p, randomBytes(3_000_000));
+    await pool.reserve();
+    // The workers are private; stopping one from outside stands for a crash.
+    await (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots[0]!.worker.terminate();
+    const r = await pool.submit({ path: p, size: 3_000_000, compress: false });
+    assert.equal(r.ok, false);
+    assert.match(pool.error?.message ?? '', /stopped unexpectedly/);
+    await pool.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -18,6 +18,8 @@ interface Slot {
   batches: number;
   jobs: Set<number>;
   flushed?: () => void;
+  /** close() stops it: its exit is expected. */
+  stopping?: boolean;
 }
 
 const maxBatchFiles = 256;
@@ -71,6 +73,10 @@ export class ChunkPool {
       const slot: Slot = { worker, batches: 0, jobs: new Set() };
       worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
       worker.on('error', (err) => this.fail(err));
+      // A worker that ends by itself (not through close) leaves files that would wait forever.
+      worker.on('exit', (code) => {
+        if (!slot.stopping) this.fail(new Error(`a chunk worker stopped unexpectedly (exit code ${code})`));
+      });
       keepHeapSettings(worker);
       this.slots.push(slot);
     }
@@ -90,10 +96,12 @@ export class ChunkPool {
 
   /** Read a file in a worker; call reserve() first. The place is given back when it is done. */
   async submit(file: Omit<WorkerFile, 'job'>): Promise<FileResult> {
-    const job = this.nextJob++;
-    this.queue.push({ ...file, job });
-    this.schedule();
     try {
+      // A pool that has failed reads nothing more (its workers may be gone): the file fails at once.
+      if (this.fatal) return { ok: false, code: 'EFATAL', message: this.fatal.message };
+      const job = this.nextJob++;
+      this.queue.push({ ...file, job });
+      this.schedule();
       return await new Promise<FileResult>((resolve) => this.waiting.set(job, resolve));
     } finally {
       this.open--;
@@ -232,6 +240,7 @@ export class ChunkPool {
   async close(): Promise<void> {
     const slots = this.slots.splice(0);
     this.starting = undefined;
+    for (const s of slots) s.stopping = true;
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 }
