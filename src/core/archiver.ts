@@ -189,7 +189,7 @@ export class Archiver {
       if (entry.target) {
         const walked = await this.walkEntry(entry.target, name, prev);
         // Every file has been handed to the workers once the last target is walked: they stop as
-        // soon as those are read, before the last (and often largest) folder trees are encoded.
+        // soon as those are read.
         if (--this.walksLeft === 0) quiet(this.pool.retire());
         const built = await walked.done;
         if (!built) throw new KeepsakeError('not-found', `cannot back up ${entry.target}: it does not exist or cannot be read`);
@@ -384,8 +384,8 @@ export class Archiver {
 
   private async finishDir(p: string, node: TreeNode, prev: PrevNode, info: ScanInfo | undefined, pending: Promise<Built | undefined>[]): Promise<Built> {
     const children = await Promise.all(pending);
-    // After the walk, folder trees wait for the workers to stop: the last folder to finish is often
-    // the largest (one folder of 13,902 photos: a 5 MB tree), and the workers' memory is freed by then.
+    // Folders that finish after the walk (the top ones, and any whose files were read last) wait for
+    // the workers to stop, so their trees and the index are made with the workers' memory freed.
     if (this.walksLeft === 0) await this.pool.retire();
     const kept = children.filter((c): c is Built => c !== undefined);
     const subtrees = await this.saveTrees(kept);

@@ -87,7 +87,7 @@ export class ChunkPool {
    * backpressure that keeps a walk over a huge library from racing ahead of the workers.
    */
   async reserve(): Promise<void> {
-    this.retiring = undefined;
+    if (!this.starting) this.retiring = undefined; // workers again after a retire
     await (this.starting ??= this.start());
     if (this.open >= maxOpenJobs) await new Promise<void>((r) => this.slotWaiters.push(r));
     if (this.fatal) throw this.fatal;
