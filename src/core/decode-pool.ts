@@ -1,8 +1,10 @@
 /**
  * Restore and check spend their CPU on MAC checks, decryption and SHA-256 of every blob. This pool
  * spreads that work over worker threads, one pack at a time each; pack bytes move to the worker
- * without a copy. For a restore the worker also writes each verified blob into the files that use
- * it (file descriptors are shared by all threads of a process), so plaintext never crosses threads.
+ * without a copy (or are read there). For a restore the worker also writes each verified blob into
+ * the files that use it, so plaintext never crosses threads. It opens a file for each write and
+ * closes it after, as restic does: a restore of 58,000 photos holding every file open failed with
+ * EMFILE wherever the limit of open files is lower.
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -15,8 +17,8 @@ export interface DecodeBlob {
   offset: number;
   length: number;
   uncompressedLength?: number;
-  /** Where the verified plaintext goes: open file descriptors and positions (restore only). */
-  writes?: { fd: number; position: number }[];
+  /** Where the verified plaintext goes: files (created, so opened without O_CREAT) and positions (restore only). */
+  writes?: { path: string; position: number }[];
 }
 
 export interface DecodeRequest {
@@ -35,8 +37,10 @@ export interface DecodeRequest {
 
 export interface DecodeReply {
   seq: number;
-  /** Per blob: null if it verified (and was written where asked), else why not. */
+  /** Per blob: null if it verified, else why not. */
   errors: (string | null)[];
+  /** Places a verified blob could not be written to, and why (restore only). */
+  unwritten?: { path: string; message: string }[];
   packHashOk?: boolean;
   /** Bytes of pack data verified. */
   size: number;

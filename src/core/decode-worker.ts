@@ -1,5 +1,5 @@
 /** A worker thread that verifies the blobs of pack data for check and restore, and writes restored ones. */
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeBlob } from './blob.js';
 import { loadZstd } from './compress.js';
@@ -39,8 +39,14 @@ function readPack(file: string, base: number, length: number): Uint8Array | unde
   }
 }
 
-function writeAt(fd: number, data: Uint8Array, position: number): void {
-  for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off, position + off);
+/** Write into a file the restore created (never following a link put in its place). */
+function writeAt(file: string, data: Uint8Array, position: number): void {
+  const fd = openSync(file, fsc.O_WRONLY | fsc.O_NOFOLLOW);
+  try {
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off, position + off);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 port.on('message', (m: DecodeRequest) => {
@@ -50,19 +56,28 @@ port.on('message', (m: DecodeRequest) => {
     return;
   }
   const errors: (string | null)[] = [];
+  const unwritten: { path: string; message: string }[] = [];
   for (const b of m.blobs) {
+    let plain: Uint8Array;
     try {
       const at = b.offset - m.base;
       if (at < 0 || at + b.length > data.length) throw new Error('lies past the end of the pack');
       if (scratch.length < b.length) scratch = Buffer.allocUnsafe(Math.max(b.length, 1024 * 1024));
-      const plain = decodeBlob(key, b.id, data.subarray(at, at + b.length), b.uncompressedLength, scratch);
-      for (const w of b.writes ?? []) writeAt(w.fd, plain, w.position);
+      plain = decodeBlob(key, b.id, data.subarray(at, at + b.length), b.uncompressedLength, scratch);
       errors.push(null);
     } catch (err) {
       errors.push((err as Error).message);
+      continue;
+    }
+    for (const w of b.writes ?? []) {
+      try {
+        writeAt(w.path, plain, w.position);
+      } catch (err) {
+        unwritten.push({ path: w.path, message: (err as Error).message });
+      }
     }
   }
   const packHashOk = m.packId === undefined ? undefined : hashID(data) === m.packId;
-  const reply: DecodeReply = { seq: m.seq, errors, packHashOk, size: data.length };
+  const reply: DecodeReply = { seq: m.seq, errors, packHashOk, size: data.length, unwritten };
   port.postMessage(reply);
 });

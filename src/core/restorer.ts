@@ -51,7 +51,8 @@ export interface RestoreSummary {
 interface PlannedFile {
   dest: string;
   node: TreeNode;
-  handle?: fs.FileHandle;
+  /** Created (empty) and waiting for its content; the decode workers open it for each write. */
+  created?: boolean;
   remaining: number;
 }
 
@@ -165,7 +166,8 @@ export class Restorer {
         }
         if (!st.isFile()) await fs.rm(f.dest, { recursive: true });
       }
-      f.handle = await fs.open(f.dest, fileFlags, 0o600);
+      await (await fs.open(f.dest, fileFlags, 0o600)).close();
+      f.created = true;
       if (f.remaining === 0) await this.finishFile(f);
     });
   }
@@ -196,7 +198,7 @@ export class Restorer {
     // pack -> blob -> places it goes
     const byPack = new Map<ID, Map<ID, Use[]>>();
     for (const f of this.files) {
-      if (!f.handle) continue;
+      if (!f.created) continue;
       let offset = 0;
       for (const id of f.node.content ?? []) {
         const loc = this.repo.index.get(id);
@@ -225,11 +227,12 @@ export class Restorer {
     const length = last.offset + last.length - start;
     // The worker verifies each blob and writes it straight into every file that uses it; on a local
     // disk it reads the pack itself.
-    const requests = locs.map((l) => ({ ...l, writes: blobs.get(l.id)!.map((u) => ({ fd: u.file.handle!.fd, position: u.offset })) }));
+    const requests = locs.map((l) => ({ ...l, writes: blobs.get(l.id)!.map((u) => ({ path: u.file.dest, position: u.offset })) }));
     const file = this.repo.backend.localFile?.(h);
     let reply = file === undefined ? undefined : await this.pool!.decodeFile(file, start, length, requests);
     if (!reply || reply.readFailed) reply = await this.pool!.decode(await this.repo.backend.load(h, length, start), start, requests);
-    const { errors } = reply;
+    const { errors, unwritten = [] } = reply;
+    for (const w of unwritten) if (!this.failed(w.path)) this.error(w.path, `could not be written: ${w.message}`);
     for (const [i, { id, uncompressedLength, length }] of locs.entries()) {
       const damage = errors[i];
       for (const use of blobs.get(id)!) {
@@ -244,15 +247,14 @@ export class Restorer {
     this.opts.onProgress?.({ ...this.progress });
   }
 
-  /** One more of a file's blobs is in place; the last one closes it. */
+  /** One more of a file's blobs is in place (or failed); after the last, the file is done. */
   private async usedOnce(f: PlannedFile): Promise<void> {
     if (--f.remaining === 0) await this.finishFile(f);
   }
 
 
   private async finishFile(f: PlannedFile): Promise<void> {
-    await f.handle!.close();
-    f.handle = undefined;
+    f.created = false;
     if (this.failed(f.dest)) {
       // A file with a damaged part is not left behind looking like a good copy.
       await fs.rm(f.dest, { force: true });

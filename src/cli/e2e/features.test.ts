@@ -3,6 +3,8 @@
  * `snapshots --json`, adding a password with `key add`, and `check --read-data-subset`.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import {
@@ -100,4 +102,20 @@ describe('everyday commands', () => {
     const bad = await runCli(['check', '--repo', repo, '--read-data-subset', '150%']);
     assert.equal(bad.code, 2, 'a share above 100% is a usage error');
   });
+});
+
+test('restore writes a library of more files than the process may have open at once', async () => {
+  const work = await tempDir('many-files');
+  const lib = path.join(work, 'lib');
+  await mkdir(lib);
+  // 1,500 small photos in one folder: they share a few packs, whose blobs go to many files at once.
+  for (let i = 0; i < 1500; i++) await writeFile(path.join(lib, `IMG_${String(i).padStart(4, '0')}.jpg`), randomBytes(2000 + (i % 7) * 300));
+  const repo = path.join(work, 'repo');
+  await cli(['init', '--repo', repo]);
+  await cli(['backup', '--repo', repo, '--quiet', lib]);
+  const target = path.join(work, 'restored');
+  // Node raises its own soft limit to the hard limit; 256 is the hard limit here.
+  const r = await runCli(['restore', '--repo', repo, 'latest', '--target', target], { maxOpenFiles: 256 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(diffTrees(await hashTree(lib), await hashTree(path.join(target, lib)), { mtimeToleranceNs: 999, modes: true }), []);
 });

@@ -56,6 +56,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Run as another user (via setpriv), e.g. to make chmod 000 mean something when we are root. */
   asUser?: { uid: number; gid: number };
+  /** At most this many open files (soft and hard limit, via prlimit), as on a system with a low limit. */
+  maxOpenFiles?: number;
 }
 
 function cliEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -75,6 +77,10 @@ export function spawnCli(args: string[], opts: RunOptions = {}): ChildProcess {
   if (opts.asUser) {
     argv = [`--reuid=${opts.asUser.uid}`, `--regid=${opts.asUser.gid}`, '--clear-groups', cmd, ...argv];
     cmd = 'setpriv';
+  }
+  if (opts.maxOpenFiles !== undefined) {
+    argv = [`--nofile=${opts.maxOpenFiles}:${opts.maxOpenFiles}`, cmd, ...argv];
+    cmd = 'prlimit';
   }
   return spawn(cmd, argv, { env: cliEnv(opts.env), cwd: opts.cwd ?? root, stdio: ['ignore', 'pipe', 'pipe'] });
 }
