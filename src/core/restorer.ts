@@ -8,7 +8,7 @@
  * `..`, contains `/` or NUL, or is empty is refused; files are created with O_NOFOLLOW and folders
  * are checked to be real folders, so nothing is ever written outside the target.
  */
-import { constants as fsc, promises as fs } from 'node:fs';
+import { chmodSync, closeSync, constants as fsc, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, promises as fs, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { KeepsakeError } from './errors.js';
 import { posixPerm } from './fs-node.js';
@@ -84,7 +84,7 @@ export class Restorer {
       // Plan first: a hostile or damaged tree is refused before anything is created.
       await this.plan(this.opts.tree, this.opts.treePath.replace(/\/+$/, ''), target, this.matcher.empty);
       await fs.mkdir(target, { recursive: true });
-      for (const d of this.dirs) await this.makeDir(d.dest);
+      await eachYielding(this.dirs, (d) => this.makeDir(d.dest));
       await this.prepareFiles();
       await this.writeContent();
     } finally {
@@ -94,8 +94,8 @@ export class Restorer {
     // Setting a file's times does not touch its folder's, so files and links go in parallel; folders
     // come last, once nothing more is created in them.
     const entries = [...this.files, ...this.others.filter((o) => o.node.type === 'symlink')].filter((e) => !this.failed(e.dest));
-    await mapLimit(entries, 16, (e) => this.setMeta(e.dest, e.node));
-    await mapLimit(this.dirs, 16, (d) => this.setMeta(d.dest, d.node));
+    await eachYielding(entries, (e) => this.setMeta(e.dest, e.node));
+    await eachYielding(this.dirs, (d) => this.setMeta(d.dest, d.node));
     return this.summary;
   }
 
@@ -139,18 +139,30 @@ export class Restorer {
     return any;
   }
 
-  private async makeDir(dest: string): Promise<void> {
-    await fs.mkdir(dest, { recursive: true });
-    const st = await fs.lstat(dest);
+  private makeDir(dest: string): void {
+    mkdirSync(dest, { recursive: true });
+    const st = lstatSync(dest);
     if (!st.isDirectory()) {
       throw new KeepsakeError('unsafe-path', `${dest} exists and is not a folder (a symlink?); refusing to restore into it`);
     }
     this.summary.dirs++;
   }
 
-  /** Decide per file: skip if identical, refuse if different (unless overwrite), else open it. */
+  /** Create each file, empty; one that exists is skipped if identical, refused if different (unless overwrite), else emptied. */
   private async prepareFiles(): Promise<void> {
-    await mapLimit(this.files, 8, async (f) => {
+    const existing: PlannedFile[] = [];
+    await eachYielding(this.files, (f) => {
+      try {
+        closeSync(openSync(f.dest, fileFlags | fsc.O_EXCL, 0o600));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        existing.push(f);
+        return;
+      }
+      f.created = true;
+      if (f.remaining === 0) return this.finishFile(f);
+    });
+    await mapLimit(existing, 8, async (f) => {
       const st = await fs.lstat(f.dest).catch(() => undefined);
       if (st) {
         if (st.isFile() && (await this.identical(f))) {
@@ -288,11 +300,17 @@ export class Restorer {
     this.summary.symlinks++;
   }
 
-  private async setMeta(dest: string, node: TreeNode): Promise<void> {
+  private setMeta(dest: string, node: TreeNode): void {
     try {
       // chown first: it clears setuid/setgid bits that chmod then puts back.
-      if (process.getuid?.() === 0) await fs.lchown(dest, node.uid, node.gid).catch(() => undefined);
-      if (node.type !== 'symlink') await fs.chmod(dest, posixPerm(node.mode));
+      if (process.getuid?.() === 0) {
+        try {
+          lchownSync(dest, node.uid, node.gid);
+        } catch {
+          // an owner that cannot be set is not an error
+        }
+      }
+      if (node.type !== 'symlink') chmodSync(dest, posixPerm(node.mode));
       // Node's utimes takes seconds as a double (exact to ~0.24 µs today) and libuv then truncates
       // to whole microseconds. Aim at the middle of the stored microsecond so the truncation lands
       // on it exactly, instead of one microsecond early when the double rounds down.
@@ -302,10 +320,24 @@ export class Restorer {
         const us = (ns - sec * 1_000_000_000n) / 1000n;
         return Number(sec) + (Number(us) + 0.5) / 1e6;
       };
-      if (node.type === 'symlink') await fs.lutimes(dest, toSec(node.atime), toSec(node.mtime));
-      else await fs.utimes(dest, toSec(node.atime), toSec(node.mtime));
+      if (node.type === 'symlink') lutimesSync(dest, toSec(node.atime), toSec(node.mtime));
+      else utimesSync(dest, toSec(node.atime), toSec(node.mtime));
     } catch (err) {
       this.error(dest, `could not set metadata: ${(err as Error).message}`);
     }
+  }
+}
+
+/**
+ * Run `fn` over `items`, yielding to the event loop every 256 (for signals and progress). The
+ * metadata and file-system calls of a restore are made synchronously: each costs a few microseconds
+ * so, where the asynchronous ones cost a thread-pool round trip (a restore of 58,833 photos in
+ * 30,426 folders spent 1.9 s creating the folders one awaited call at a time, and 1.7 s on times
+ * and modes 16 at a time).
+ */
+async function eachYielding<T>(items: readonly T[], fn: (item: T) => unknown): Promise<void> {
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0 && i % 256 === 0) await new Promise((r) => setImmediate(r));
+    await fn(items[i]!);
   }
 }
