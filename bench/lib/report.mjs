@@ -11,6 +11,7 @@ const ROWS = [
   { key: 'check_mibps', step: 'check', label: () => 'check --read-data', unit: 'MiB/s', better: 'higher' },
   { key: 'files_first_s', step: 'files-first', label: (c) => `first backup, ${c.files}`, unit: 's', better: 'lower' },
   { key: 'files_nochange_s', step: 'files-nochange', label: (c) => `no-change backup, ${c.files}`, unit: 's', better: 'lower' },
+  { key: 'files_restore_s', step: 'files-restore', label: (c) => `restore, ${c.files} (verified)`, unit: 's', better: 'lower' },
   { key: 'repo_first', step: 'first', label: () => 'repo size after first backup', unit: 'MiB', div: MIB, better: 'lower' },
   { key: 'repo_mutate', step: 'mutate', label: () => 'repo size after mutate backup', unit: 'MiB', div: MIB, better: 'lower' },
 ];
@@ -20,7 +21,7 @@ const RSS_ROWS = [
   ['first_rss', 'first', 'first backup'], ['nochange_rss', 'nochange', 'no-change backup'],
   ['mutate_rss', 'mutate', 'backup after mutate'], ['restore_rss', 'restore', 'restore'],
   ['check_rss', 'check', 'check --read-data'], ['files_first_rss', 'files-first', 'first backup, small files'],
-  ['files_nochange_rss', 'files-nochange', 'no-change backup, small files'],
+  ['files_nochange_rss', 'files-nochange', 'no-change backup, small files'], ['files_restore_rss', 'files-restore', 'restore, small files'],
 ].map(([key, step, label]) => ({ key, step, label: () => `peak RSS: ${label}`, unit: 'MiB', div: 1024, better: 'lower' }));
 
 const caseOf = (step) => (step.startsWith('files') ? 'files' : step);
