@@ -48,9 +48,58 @@ export interface RestoreSummary {
   errors: { path: string; message: string }[];
 }
 
+/**
+ * What a restore keeps of a file's or folder's node until its metadata is set at the end. A decoded
+ * node has a dozen more fields (owner names, inode, device, ctime, the times as text): kept whole for
+ * every entry, a restore of 58,833 photos in 30,426 folders held ~85 MB of them.
+ */
+interface Kept {
+  type: TreeNode['type'];
+  mode: number;
+  uid: number;
+  gid: number;
+  size?: number;
+  content?: ID[] | null;
+  /** Seconds for utimes; undefined if the stored time cannot be read (reported when it is set). */
+  atime?: number;
+  mtime?: number;
+}
+
+/**
+ * Node's utimes takes seconds as a double (exact to ~0.24 µs today) and libuv then truncates to whole
+ * microseconds. Aim at the middle of the stored microsecond so the truncation lands on it exactly,
+ * instead of one microsecond early when the double rounds down.
+ */
+function utimeSeconds(t: string): number | undefined {
+  try {
+    const ns = parseTime(t);
+    const sec = ns / 1_000_000_000n;
+    const us = (ns - sec * 1_000_000_000n) / 1000n;
+    return Number(sec) + (Number(us) + 0.5) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A flat copy of a joined string. path.join builds a path from pieces (V8 keeps them as a tree of
+ * ~6 "cons" strings, each holding on to its parts); a restore keeps every file's and folder's path
+ * to the end: 576,000 such pieces, 17.6 MB, for 58,833 photos in 30,426 folders.
+ */
+function flat(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
+
+function keep(node: TreeNode): Kept {
+  return {
+    type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, size: node.size, content: node.content,
+    atime: utimeSeconds(node.atime), mtime: utimeSeconds(node.mtime),
+  };
+}
+
 interface PlannedFile {
   dest: string;
-  node: TreeNode;
+  node: Kept;
   /** Created (empty) and waiting for its content; the decode workers open it for each write. */
   created?: boolean;
   remaining: number;
@@ -65,7 +114,7 @@ const fileFlags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW;
 
 export class Restorer {
   private readonly files: PlannedFile[] = [];
-  private readonly dirs: { dest: string; node: TreeNode }[] = [];
+  private readonly dirs: { dest: string; node: Kept }[] = [];
   private readonly others: { dest: string; node: TreeNode }[] = [];
   private readonly matcher: PathMatcher;
   private pool: DecodePool | undefined;
@@ -93,7 +142,8 @@ export class Restorer {
     for (const o of this.others) await this.makeOther(o.dest, o.node);
     // Setting a file's times does not touch its folder's, so files and links go in parallel; folders
     // come last, once nothing more is created in them.
-    const entries = [...this.files, ...this.others.filter((o) => o.node.type === 'symlink')].filter((e) => !this.failed(e.dest));
+    const links = this.others.filter((o) => o.node.type === 'symlink').map((o) => ({ dest: o.dest, node: keep(o.node) }));
+    const entries = [...this.files, ...links].filter((e) => !this.failed(e.dest));
     await eachYielding(entries, (e) => this.setMeta(e.dest, e.node));
     await eachYielding(this.dirs, (d) => this.setMeta(d.dest, d.node));
     return this.summary;
@@ -117,20 +167,20 @@ export class Restorer {
         });
       }
       const p = `${snapPath}/${node.name}`;
-      const d = path.join(dest, node.name);
+      const d = flat(path.join(dest, node.name));
       const take = selected || this.matcher.matches(p);
       if (node.type === 'dir') {
         if (!node.subtree) continue;
         if (!take && !this.matcher.couldMatchBelow(p)) continue;
         const index = this.dirs.length;
-        this.dirs.push({ dest: d, node });
+        this.dirs.push({ dest: d, node: keep(node) });
         const inner = await this.plan(node.subtree, p, d, take);
         if (!take && !inner) this.dirs.splice(index, 1);
         any ||= take || inner;
       } else if (take) {
         any = true;
         if (node.type === 'file') {
-          this.files.push({ dest: d, node, remaining: node.content?.length ?? 0 });
+          this.files.push({ dest: d, node: keep(node), remaining: node.content?.length ?? 0 });
           this.progress.filesTotal++;
           this.progress.bytesTotal += node.size ?? 0;
         } else this.others.push({ dest: d, node });
@@ -236,13 +286,13 @@ export class Restorer {
     const start = locs[0]!.offset;
     const last = locs[locs.length - 1]!;
     const h = { type: 'pack', name: pack } as const;
-    const length = last.offset + last.length - start;
+    const span = last.offset + last.length - start;
     // The worker verifies each blob and writes it straight into every file that uses it; on a local
     // disk it reads the pack itself.
     const requests = locs.map((l) => ({ ...l, writes: blobs.get(l.id)!.map((u) => ({ path: u.file.dest, position: u.offset })) }));
     const file = this.repo.backend.localFile?.(h);
-    let reply = file === undefined ? undefined : await this.pool!.decodeFile(file, start, length, requests);
-    if (!reply || reply.readFailed) reply = await this.pool!.decode(await this.repo.backend.load(h, length, start), start, requests);
+    let reply = file === undefined ? undefined : await this.pool!.decodeFile(file, start, span, requests);
+    if (!reply || reply.readFailed) reply = await this.pool!.decode(await this.repo.backend.load(h, span, start), start, requests);
     const { errors, unwritten = [] } = reply;
     for (const w of unwritten) if (!this.failed(w.path)) this.error(w.path, `could not be written: ${w.message}`);
     for (const [i, { id, uncompressedLength, length }] of locs.entries()) {
@@ -300,7 +350,7 @@ export class Restorer {
     this.summary.symlinks++;
   }
 
-  private setMeta(dest: string, node: TreeNode): void {
+  private setMeta(dest: string, node: Kept): void {
     try {
       // chown first: it clears setuid/setgid bits that chmod then puts back.
       if (process.getuid?.() === 0) {
@@ -311,21 +361,14 @@ export class Restorer {
         }
       }
       if (node.type !== 'symlink') chmodSync(dest, posixPerm(node.mode));
-      // Node's utimes takes seconds as a double (exact to ~0.24 µs today) and libuv then truncates
-      // to whole microseconds. Aim at the middle of the stored microsecond so the truncation lands
-      // on it exactly, instead of one microsecond early when the double rounds down.
-      const toSec = (t: string) => {
-        const ns = parseTime(t);
-        const sec = ns / 1_000_000_000n;
-        const us = (ns - sec * 1_000_000_000n) / 1000n;
-        return Number(sec) + (Number(us) + 0.5) / 1e6;
-      };
-      if (node.type === 'symlink') lutimesSync(dest, toSec(node.atime), toSec(node.mtime));
-      else utimesSync(dest, toSec(node.atime), toSec(node.mtime));
+      if (node.atime === undefined || node.mtime === undefined) throw new Error('the snapshot holds an unreadable time');
+      if (node.type === 'symlink') lutimesSync(dest, node.atime, node.mtime);
+      else utimesSync(dest, node.atime, node.mtime);
     } catch (err) {
       this.error(dest, `could not set metadata: ${(err as Error).message}`);
     }
   }
+
 }
 
 /**
