@@ -13,25 +13,29 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { cli, hashTree, lastJson, makeCorpus, needRestic, restic, runCli, tempDir } from './harness.js';
 
-function mountSmallDisk(dir: string, mib: number): boolean {
-  mkdirSync(dir, { recursive: true });
-  return spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${mib}m`, 'tmpfs', dir]).status === 0;
-}
-
-test('a destination disk that fills up: clear error, valid repository, the next backup completes', async (t) => {
-  const work = await tempDir('disk-full');
+/**
+ * Run `fn` with a tmpfs of `mib` MiB mounted at WORK/disk (unmounted after, before the temp folder is
+ * removed). Without the right to mount: a loud skip, or a failure under CI=true.
+ */
+async function withSmallDisk(t: TestContext, label: string, mib: number, fn: (work: string, disk: string) => Promise<void>): Promise<void> {
+  const work = await tempDir(label);
   const disk = path.join(work, 'disk');
-  if (!mountSmallDisk(disk, 24)) {
+  mkdirSync(disk, { recursive: true });
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${mib}m`, 'tmpfs', disk]).status !== 0) {
     if (process.env.CI === 'true') assert.fail('cannot mount a tmpfs (root is needed); CI must run this test');
-    t.diagnostic('SKIPPED LOUDLY: cannot mount a small tmpfs here (not root?); the full-disk test did not run');
+    t.diagnostic(`SKIPPED LOUDLY: cannot mount a small tmpfs here (not root?); "${t.name}" did not run`);
     t.skip('no mount');
     return;
   }
   try {
-    await fillUp(t, work, disk);
+    await fn(work, disk);
   } finally {
-    spawnSync('umount', [disk]); // before the temp folder is removed
+    spawnSync('umount', [disk]);
   }
+}
+
+test('a destination disk that fills up: clear error, valid repository, the next backup completes', async (t) => {
+  await withSmallDisk(t, 'disk-full', 24, (work, disk) => fillUp(t, work, disk));
 });
 
 async function fillUp(t: TestContext, work: string, disk: string): Promise<void> {
@@ -59,15 +63,7 @@ async function fillUp(t: TestContext, work: string, disk: string): Promise<void>
 }
 
 test('a restore onto a disk that fills up: says so, exits non-zero, and leaves no partly written photo', async (t) => {
-  const work = await tempDir('restore-full');
-  const disk = path.join(work, 'disk');
-  if (!mountSmallDisk(disk, 8)) {
-    if (process.env.CI === 'true') assert.fail('cannot mount a tmpfs (root is needed); CI must run this test');
-    t.diagnostic('SKIPPED LOUDLY: cannot mount a small tmpfs here (not root?); the full-disk restore test did not run');
-    t.skip('no mount');
-    return;
-  }
-  try {
+  await withSmallDisk(t, 'restore-full', 8, async (work, disk) => {
     const lib = path.join(work, 'lib');
     makeCorpus(lib, { photos: 30, videos: 0, meanMb: 1, seed: 33 });
     const repo = path.join(work, 'repo');
@@ -88,7 +84,5 @@ test('a restore onto a disk that fills up: says so, exits non-zero, and leaves n
       assert.equal(e.sha256, source.get(p)?.sha256, p);
     }
     assert.ok(files < [...source.values()].filter((e) => e.type === 'file').length, 'the disk did fill up');
-  } finally {
-    spawnSync('umount', [disk]);
-  }
+  });
 });
