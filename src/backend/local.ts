@@ -74,14 +74,14 @@ export class LocalBackend implements Backend {
     }
   }
 
-  /**
-   * Packs are assembled in `data/00` (with names restic and keepsake skip when listing, like the
-   * temporary files of save) and renamed into their folder: same file system, no copy.
-   */
   localFile(h: Handle): string {
     return path.join(this.root, filePath(h));
   }
 
+  /**
+   * Packs are assembled in `data/00` (with names restic and keepsake skip when listing, like the
+   * temporary files of save) and renamed into their folder: same file system, no copy.
+   */
   async stagingDir(): Promise<string> {
     const dir = path.join(this.root, 'data', '00');
     try {
