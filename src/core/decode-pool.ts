@@ -91,7 +91,7 @@ export class DecodePool {
   /**
    * As decode(), for `length` bytes at `base` of a local file (0: to its end), which the worker reads
    * into a buffer of its own: a pack is never held by the main thread, whose malloc heap grew to
-   * ~160 MB when it was (a 1.92 GiB restore: peak 320-336 -> 231-246 MiB, and 7% faster). If the
+   * ~160 MB when it was (a 1.92 GiB restore: peak 320-341 -> 253-280 MiB, and ~5% faster). If the
    * reply says `readFailed`, load the bytes through the backend instead (for its errors and retries).
    */
   decodeFile(file: string, base: number, length: number, blobs: DecodeBlob[], packId?: ID): Promise<DecodeReply> {
