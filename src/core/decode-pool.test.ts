@@ -9,7 +9,7 @@ import { type Handle } from '../backend/backend.js';
 import { LocalBackend } from '../backend/local.js';
 import { backup } from './archiver.js';
 import { check } from './checker.js';
-import { DecodePool } from './decode-pool.js';
+import { DecodePool, type DecodeBlob } from './decode-pool.js';
 import { Repository } from './repository.js';
 import { Restorer } from './restorer.js';
 
@@ -74,12 +74,30 @@ it('on a local disk, restore and check read the packs in the workers, not throug
   }
 });
 
-it('a worker reading a pack gives what decoding its loaded bytes gives; damage is found the same way; a short file is a failed read', async () => {
+/** A data pack of several blobs in a fresh local repository, and a pool of `workers` to read it with. */
+async function withPack(workers: number, fn: (t: { backend: CountingLocal; pool: DecodePool; pack: string; blobs: DecodeBlob[]; file: string }) => Promise<void>): Promise<void> {
   const { root, backend, repo } = await setUp();
-  const pool = new DecodePool(repo.key, 1);
+  const pool = new DecodePool(repo.key, workers);
   try {
-    const [pack, blobs] = [...(await packsOf(repo))][0]!;
-    const file = backend.localFile({ type: 'pack', name: pack });
+    await repo.loadIndex();
+    const packs = new Map<string, DecodeBlob[]>();
+    for (const [id, loc] of repo.index.entries()) {
+      if (loc.type !== 'data') continue;
+      let list = packs.get(loc.pack);
+      if (!list) packs.set(loc.pack, (list = []));
+      list.push({ id, offset: loc.offset, length: loc.length, uncompressedLength: loc.uncompressedLength });
+    }
+    const [pack, blobs] = [...packs].find(([, l]) => l.length >= 2)!;
+    blobs.sort((a, b) => a.offset - b.offset);
+    await fn({ backend, pool, pack, blobs, file: backend.localFile({ type: 'pack', name: pack }) });
+  } finally {
+    await pool.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+it('a worker reading a pack gives what decoding its loaded bytes gives; damage is found the same way; a short file is a failed read', async () => {
+  await withPack(1, async ({ backend, pool, pack, blobs, file }) => {
     const loaded = await backend.load({ type: 'pack', name: pack }, 0, 0);
     const size = loaded.length; // decode() moves the bytes to the worker
     const fromFile = await pool.decodeFile(file, 0, 0, blobs, pack);
@@ -103,38 +121,16 @@ it('a worker reading a pack gives what decoding its loaded bytes gives; damage i
     await truncate(`${file}.damaged`, b.offset + 10);
     assert.equal((await pool.decodeFile(`${file}.damaged`, b.offset, b.length, [b])).readFailed, true);
     assert.equal((await pool.decodeFile(`${file}.missing`, 0, 0, blobs, pack)).readFailed, true);
-  } finally {
-    await pool.close();
-    await rm(root, { recursive: true, force: true });
-  }
+  });
 });
 
-async function packsOf(repo: Repository) {
-  await repo.loadIndex();
-  const packs = new Map<string, { id: string; type: 'data' | 'tree'; offset: number; length: number; uncompressedLength?: number }[]>();
-  for (const [id, loc] of repo.index.entries()) {
-    if (loc.type !== 'data') continue;
-    let list = packs.get(loc.pack);
-    if (!list) packs.set(loc.pack, (list = []));
-    list.push({ id, type: loc.type, offset: loc.offset, length: loc.length, uncompressedLength: loc.uncompressedLength });
-  }
-  return [...packs].filter(([, l]) => l.length >= 2).map(([p, l]) => [p, l.sort((a, b) => a.offset - b.offset)] as const);
-}
-
 it('a worker that dies fails what it was given and gets nothing more; with none left, decoding fails instead of waiting forever', async () => {
-  const { root, backend, repo } = await setUp();
-  const pool = new DecodePool(repo.key, 2);
-  try {
-    const [pack, blobs] = [...(await packsOf(repo))][0]!;
-    const file = backend.localFile({ type: 'pack', name: pack });
+  await withPack(2, async ({ pool, pack, blobs, file }) => {
     // The workers are private; stopping one from outside stands for a crash.
     const workers = (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots.map((s) => s.worker);
     await workers[0]!.terminate();
     for (let i = 0; i < 3; i++) assert.equal((await pool.decodeFile(file, 0, 0, blobs, pack)).packHashOk, true, 'the other worker does the work');
     await workers[1]!.terminate();
     await assert.rejects(pool.decodeFile(file, 0, 0, blobs, pack), /stopped unexpectedly/);
-  } finally {
-    await pool.close();
-    await rm(root, { recursive: true, force: true });
-  }
+  });
 });
