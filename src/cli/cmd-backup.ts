@@ -38,10 +38,11 @@ Examples:
       const started = Date.now();
       try {
         // The scan starts once the repository is open, not before, and the backup's own modules
-        // load then too: opening it derives the key with scrypt, which takes 32 MiB for ~0.1 s, and
-        // whatever is in memory at that moment adds to it. For a backup of an unchanged library
-        // that moment is the peak (the scan's workers overlapping it made it 124 instead of ~95 MiB
-        // for 58,000 files; the backup's modules loaded before it, ~1.5 MiB).
+        // load then too: opening it derives the key with scrypt, which takes 32 MiB for as long as
+        // the key file asks (~0.5 s for a key made by `init`), and whatever is in memory at that
+        // moment adds to it. For a backup of an unchanged library that moment is the peak (the
+        // scan's workers overlapping it made it 124 instead of ~95 MiB for 58,000 files; the
+        // backup's modules loaded before it, ~1.5 MiB).
         const { withRepository } = await import('../app/repo.js');
         const r = await withRepository(ref, async (repo) => {
           const { startScan } = await import('../app/scan.js');

@@ -16,8 +16,44 @@ export interface KdfParams {
   p: number;
 }
 
-/** What restic calibrates to on typical hardware; ~100 ms and 32 MiB per attempt. */
-export const defaultKdf: KdfParams = { N: 32768, r: 8, p: 1 };
+/**
+ * 32 MiB per attempt (128·N·r bytes). restic's calibration keeps N and r here too (its 60 MiB limit
+ * allows no larger power of two) and raises p; so does calibrateKdf.
+ */
+const scryptCost = { N: 32768, r: 8 };
+
+/**
+ * The least a new key gets: OWASP's minimum for scrypt at this memory (p=3 for N=2^15, r=8),
+ * ~150 ms on a current x86 core. Keys made before calibration existed have p=1 and still open.
+ */
+export const minimumKdf: KdfParams = { ...scryptCost, p: 3 };
+
+/** What one derivation may cost when a key is made: restic's limit (`restic init`, `key add`). */
+export const kdfBudgetMs = 500;
+
+/**
+ * Parameters for a new key, calibrated as restic calibrates its own: the memory of minimumKdf, and
+ * p as large as fits in `budgetMs` on this machine (restic 0.14 picks p=11 on the machine of
+ * BENCHMARKS.md; this picks 9-11 there). Someone who copies the key file and guesses passwords then
+ * pays as much per guess as against a key restic made. Opening the repository pays it too, once
+ * per command. The faster of two timings is used: a machine busy at that moment would otherwise
+ * give a weaker key.
+ */
+export async function calibrateKdf(budgetMs = kdfBudgetMs, timeOne: (p: KdfParams) => Promise<number> = timeDerivation): Promise<KdfParams> {
+  const unit = { ...scryptCost, p: 1 };
+  const ms = Math.min(await timeOne(unit), await timeOne(unit));
+  const p = Math.floor(budgetMs / Math.max(ms, 1e-3));
+  return { ...scryptCost, p: Math.max(minimumKdf.p, Math.min(p, maxCalibratedP)) };
+}
+
+/** A derivation that fast is a broken clock, not a fast machine: stop p at a cost of ~6 s here. */
+const maxCalibratedP = 128;
+
+async function timeDerivation(p: KdfParams): Promise<number> {
+  const t0 = performance.now();
+  await derive('calibration', randomBytes(64), p);
+  return performance.now() - t0;
+}
 
 const b64 = matching(/^[A-Za-z0-9+/]*={0,2}$/);
 

@@ -9,7 +9,7 @@ import { open, randomKey, seal, type MasterKey } from './crypto.js';
 import { CorruptError, KeepsakeError } from './errors.js';
 import { goJson } from './gojson.js';
 import { hashID, type ID } from './hash.js';
-import { createKeyFile, defaultKdf, openKeyFile, parseKeyFile, type KdfParams } from './keys.js';
+import { calibrateKdf, createKeyFile, openKeyFile, parseKeyFile, type KdfParams } from './keys.js';
 import { decodeIndex, MasterIndex } from './master-index.js';
 import { randomPolynomial } from './polynomial.js';
 import { type BlobType } from './pack.js';
@@ -72,7 +72,7 @@ export class Repository {
       id: hashID(randomKey().encrypt),
       chunkerPolynomial: opts.chunkerPolynomial ?? randomPolynomial(),
     };
-    const keyFile = await createKeyFile(key, password, opts.kdf ?? defaultKdf);
+    const keyFile = await createKeyFile(key, password, opts.kdf ?? (await calibrateKdf()));
     const keyId = hashID(keyFile);
     await backend.save({ type: 'key', name: keyId }, keyFile);
     const configJson = goJson({
@@ -278,8 +278,8 @@ export class Repository {
     return this.loadSnapshot(ids[0]!);
   }
 
-  async addKey(password: string, kdf: KdfParams = defaultKdf): Promise<ID> {
-    const file = await createKeyFile(this.key, password, kdf);
+  async addKey(password: string, kdf?: KdfParams): Promise<ID> {
+    const file = await createKeyFile(this.key, password, kdf ?? (await calibrateKdf()));
     const id = hashID(file);
     await this.backend.save({ type: 'key', name: id }, file);
     return id;

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { scryptSync } from 'node:crypto';
+import { it } from 'node:test';
+import { MemoryBackend } from '../backend/memory.js';
+import { calibrateKdf, kdfBudgetMs, minimumKdf, parseKeyFile, type KdfParams } from './keys.js';
+import { Repository } from './repository.js';
+
+/** A stand-in clock: each derivation "takes" the next of `ms`. */
+function timings(...ms: number[]): (p: KdfParams) => Promise<number> {
+  return async (p) => {
+    assert.deepEqual(p, { N: minimumKdf.N, r: minimumKdf.r, p: 1 }, 'calibration times one unit of p at the minimum memory');
+    const next = ms.shift();
+    assert.ok(next !== undefined, 'more timings taken than given');
+    return next;
+  };
+}
+
+it('calibration raises p until a derivation fills the time budget, as restic does', async () => {
+  // ~44 ms per unit of p (OpenSSL here): restic picks p=11 on such a machine.
+  assert.deepEqual(await calibrateKdf(500, timings(44, 45)), { N: 32768, r: 8, p: 11 });
+  assert.deepEqual(await calibrateKdf(500, timings(100, 100)), { N: 32768, r: 8, p: 5 });
+});
+
+it('calibration uses the faster of two timings, so a busy moment does not weaken the key', async () => {
+  assert.deepEqual(await calibrateKdf(500, timings(250, 50)), { N: 32768, r: 8, p: 10 });
+  assert.deepEqual(await calibrateKdf(500, timings(50, 250)), { N: 32768, r: 8, p: 10 });
+});
+
+it('calibration never goes below the minimum (OWASP\'s for scrypt at 32 MiB), nor to absurd p on a clock that reads zero', async () => {
+  assert.deepEqual(minimumKdf, { N: 32768, r: 8, p: 3 });
+  assert.deepEqual(await calibrateKdf(500, timings(200, 180)), minimumKdf);
+  assert.deepEqual(await calibrateKdf(500, timings(900, 800)), minimumKdf);
+  const fast = await calibrateKdf(500, timings(0, 0));
+  assert.equal(fast.p, 128);
+  assert.equal(fast.N, minimumKdf.N);
+});
+
+it('a new repository and a new key are calibrated, not made with the minimum', async () => {
+  const b = new MemoryBackend();
+  const repo = await Repository.init(b, 'pw');
+  await repo.addKey('second');
+  const keys: KdfParams[] = [];
+  for await (const f of b.list('key')) keys.push(parseKeyFile(await b.load({ type: 'key', name: f.name }, 0, 0)));
+  assert.equal(keys.length, 2);
+  // On a machine where one unit of p takes more than a quarter of the budget, calibration keeps
+  // the minimum (p=3).
+  const t0 = performance.now();
+  scryptSync('x', 'salt', 64, { N: minimumKdf.N, r: minimumKdf.r, p: 1, maxmem: 64 << 20 });
+  const slow = performance.now() - t0 > kdfBudgetMs / (minimumKdf.p + 1);
+  for (const k of keys) {
+    assert.equal(k.N, minimumKdf.N);
+    assert.equal(k.r, minimumKdf.r);
+    assert.ok(k.p > minimumKdf.p || slow, `p=${k.p}: the key was made with the minimum parameters on a machine fast enough for more`);
+  }
+  // And the calibrated key still opens the repository.
+  await Repository.open(b, 'second');
+});
