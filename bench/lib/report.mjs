@@ -126,12 +126,20 @@ function loadNote(load) {
   return [`load average before: ${fmtLoad(load.before)}, after: ${fmtLoad(load.after)}${busy}`];
 }
 
+// The scrypt parameters each tool's init chose (the first round's; older results have none).
+function kdfNote(results) {
+  const first = results.rounds[0]?.results ?? {};
+  const kdfs = Object.entries(first).filter(([, r]) => r.kdf).map(([tool, { kdf }]) => `${tool} N=${kdf.N} r=${kdf.r} p=${kdf.p}`);
+  return kdfs.length ? [`key derivation (scrypt, once per command): ${kdfs.join('; ')}`] : [];
+}
+
 export function renderAll(results, { markdown }) {
   const rows = tableRows(results);
   const parts = [
     `keepsake bench: scale ${results.scale}, ${results.rounds.length} round(s), medians; ` +
       `ratios are keepsake's value divided by the other tool's ("better" says which direction wins)`,
     ...loadNote(results.machine?.loadavg),
+    ...kdfNote(results),
     '',
     humanTable(rows),
   ];

@@ -52,6 +52,17 @@ class Round {
     return needs.some((n) => this.results[tool].errors[n]);
   }
 
+  // Every command of a restic-format tool starts by deriving the key with the key file's scrypt
+  // parameters; part of each timing, so the report says what each tool chose at init.
+  keepKdf(tool, repo) {
+    const dir = path.join(repo, 'keys');
+    if (!fs.existsSync(dir)) return; // borg keeps its key elsewhere
+    try {
+      const { N, r, p } = JSON.parse(fs.readFileSync(path.join(dir, fs.readdirSync(dir)[0]), 'utf8'));
+      this.results[tool].kdf = { N, r, p };
+    } catch { /* not a restic key file: nothing to report */ }
+  }
+
   record(tool, values) {
     Object.assign(this.results[tool].metrics, values);
   }
@@ -78,7 +89,7 @@ async function libraryCases(round, lib) {
     const ctx = round.ctx(tool, 'library');
     fs.mkdirSync(ctx.toolTmp, { recursive: true });
     state[tool] = { ctx, backups: 0 };
-    await round.exec(tool, ctx, TOOLS[tool].init(ctx, ctx.repo), 'init');
+    if (await round.exec(tool, ctx, TOOLS[tool].init(ctx, ctx.repo), 'init')) round.keepKdf(tool, ctx.repo);
   }
   const backup = async (tool, name) => {
     const { ctx } = state[tool];
