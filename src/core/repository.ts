@@ -284,6 +284,20 @@ export class Repository {
     await this.backend.save({ type: 'key', name: id }, file);
     return id;
   }
+
+  /**
+   * Remove a key file other than the one this repository was opened with: that one is known to
+   * work, so the repository always keeps a key. Two removals at once could still remove each
+   * other's key; callers hold the exclusive lock.
+   */
+  async removeKey(id: ID): Promise<void> {
+    if (id === this.keyId) {
+      throw new KeepsakeError('invalid-argument', 'that is the key this password opened, and it cannot remove itself', {
+        hint: 'open the repository with another password to remove it, or use `keepsake key passwd` to replace it',
+      });
+    }
+    await this.backend.remove({ type: 'key', name: id });
+  }
 }
 
 async function findKey(backend: Backend, password: string): Promise<{ key: MasterKey; keyId: ID }> {

@@ -1,6 +1,7 @@
 /**
  * The everyday commands on a real library: restoring one folder, restoring by pattern, `ls`,
- * `snapshots --json`, adding a password with `key add`, and `check --read-data-subset`.
+ * `snapshots --json`, passwords (`key add`, `key list`, `key passwd`, `key remove`), and
+ * `check --read-data-subset`.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -8,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import {
-  cli, diffTrees, hashTree, hasRestic, jsonLines, lastJson, makeCorpus, mutateCorpus, runCli, restic, tempDir, type Entry,
+  cli, diffTrees, hashTree, hasRestic, jsonLines, lastJson, makeCorpus, mutateCorpus, password, runCli, restic, tempDir, type Entry,
 } from './harness.js';
 
 describe('everyday commands', () => {
@@ -91,6 +92,33 @@ describe('everyday commands', () => {
     const keys = JSON.parse((await cli(['key', 'list', '--repo', repo, '--json'])).stdout) as unknown[];
     assert.equal(keys.length, 2);
     if (hasRestic()) await restic(['-r', repo, 'snapshots'], 0, { env: { RESTIC_PASSWORD: 'a second password' } });
+  });
+
+  test('key list shows each key\'s scrypt settings; key passwd replaces the password in use; key remove another', async () => {
+    type Key = { id: string; current: boolean; kdf: { N: number; r: number; p: number }; weak: boolean };
+    const listed = JSON.parse((await cli(['key', 'list', '--repo', repo, '--json'])).stdout) as Key[];
+    assert.equal(listed.length, 2, 'the key of init and the one key add made');
+    for (const k of listed) {
+      assert.equal(k.weak, false);
+      assert.deepEqual({ N: k.kdf.N, r: k.kdf.r }, { N: 32768, r: 8 });
+      assert.ok(k.kdf.p >= 3, `p=${k.kdf.p}: below the minimum`);
+    }
+    const second = listed.find((k) => !k.current)!;
+    const third = { env: { KEEPSAKE_PASSWORD: 'a third password' } };
+    const changed = lastJson((await cli(['key', 'passwd', '--repo', repo, '--json'], 0, { env: { KEEPSAKE_NEW_PASSWORD: 'a third password' } })).stdout);
+    assert.equal(changed.message_type, 'key_changed');
+    assert.equal(changed.removed, listed.find((k) => k.current)!.id);
+    assert.equal((await runCli(['snapshots', '--repo', repo])).code, 12, 'the replaced password no longer opens it');
+    const self = await runCli(['key', 'remove', (changed.added as string).slice(0, 8), '--repo', repo], third);
+    assert.equal(self.code, 2);
+    assert.match(self.stderr, /cannot remove itself/);
+    await cli(['key', 'remove', second.id.slice(0, 8), '--repo', repo], 0, third);
+    assert.equal((await runCli(['snapshots', '--repo', repo], { env: { KEEPSAKE_PASSWORD: 'a second password' } })).code, 12);
+    const left = JSON.parse((await cli(['key', 'list', '--repo', repo, '--json'], 0, third)).stdout) as Key[];
+    assert.deepEqual(left.map((k) => k.id), [changed.added]);
+    if (hasRestic()) await restic(['-r', repo, 'snapshots'], 0, { env: { RESTIC_PASSWORD: 'a third password' } });
+    // Back to the suite's password for the tests after this one.
+    await cli(['key', 'passwd', '--repo', repo], 0, { env: { KEEPSAKE_PASSWORD: 'a third password', KEEPSAKE_NEW_PASSWORD: password } });
   });
 
   test('check --read-data-subset 50% reads about half of the packs', async () => {
