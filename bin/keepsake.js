@@ -19,6 +19,11 @@ process.stdout.on('error', (err) => {
 });
 
 const { main } = await import('../dist/cli/main.js');
+const code = await main(process.argv);
 // Exit once the command is done: retries still waiting on a destination that failed (e.g. removing
-// its lock) must not keep the process alive. Output to files, pipes and terminals is synchronous here.
-process.exit(await main(process.argv));
+// its lock) must not keep the process alive. But not before the output is out: a pipe takes 64 KiB
+// at once, and Node queues the rest of a larger write (`status --json | jq` lost everything after
+// the first 64 KiB). A write's callback runs once everything written before it is flushed.
+const flushed = (stream) => new Promise((resolve) => stream.write('', resolve));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(code);

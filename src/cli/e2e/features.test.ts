@@ -132,6 +132,20 @@ describe('everyday commands', () => {
   });
 });
 
+test('--json output larger than a pipe holds (64 KiB) arrives whole before the process exits', async () => {
+  const work = await tempDir('big-json');
+  const lib = path.join(work, 'lib');
+  await mkdir(lib);
+  for (let i = 0; i < 800; i++) await writeFile(path.join(lib, `IMG_${String(i).padStart(4, '0')} from the summer holiday at the lake.jpg`), randomBytes(100));
+  const repo = path.join(work, 'repo');
+  await cli(['init', '--repo', repo]);
+  await cli(['backup', '--repo', repo, '--quiet', lib]);
+  const r = await cli(['ls', '--repo', repo, 'latest', '--json']);
+  assert.ok(r.stdout.length > 2 * 65536, `only ${r.stdout.length} bytes: the listing should be larger than the pipe`);
+  const names = jsonLines(r.stdout).map((e) => (e as { name?: string }).name);
+  assert.equal(names.filter((n) => n?.startsWith('IMG_')).length, 800);
+});
+
 test('restore writes a library of more files than the process may have open at once', async () => {
   const work = await tempDir('many-files');
   const lib = path.join(work, 'lib');
