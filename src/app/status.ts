@@ -9,7 +9,7 @@ import { type Plan } from '../plan/config.js';
 import { Ledger, ledgerPath } from '../plan/ledger.js';
 import { scanSources } from '../plan/scan.js';
 import { holdings, syncDestination } from '../plan/sync.js';
-import { isUnplugged, withDestination, type PlanEnv } from './plan.js';
+import { isUnplugged, openDestination, type PlanEnv } from './plan.js';
 
 export interface StatusRequest {
   plan: Plan;
@@ -48,6 +48,15 @@ export async function refreshLedger(env: NodeJS.ProcessEnv, name: string, repo: 
 
 export async function planStatus(req: StatusRequest): Promise<StatusOutcome> {
   const ledger = openLedger(req.penv.env, { rebuild: req.rebuild });
+  // Opening a destination derives its key (~0.5 s of scrypt on one core) and, when remote,
+  // connects: all are opened at once, then read into the catalog one after the other.
+  const opening = new Map<string, Promise<Repository>>();
+  for (const d of req.plan.destination) {
+    if (isUnplugged(d) || req.offline) continue;
+    const p = openDestination(d, req.penv);
+    p.catch(() => undefined); // its failure is reported when its turn comes
+    opening.set(d.name, p);
+  }
   try {
     const rebuilt = ledger.created;
     const states: DestinationState[] = [];
@@ -58,7 +67,13 @@ export async function planStatus(req: StatusRequest): Promise<StatusOutcome> {
       else if (!req.offline) {
         try {
           req.onProgress?.(`reading ${d.name}`);
-          await withDestination(d, req.penv, (repo) => syncDestination(ledger, d.name, repo, req.nowMs));
+          const repo = await opening.get(d.name)!;
+          opening.delete(d.name);
+          try {
+            await syncDestination(ledger, d.name, repo, req.nowMs);
+          } finally {
+            await repo.backend.close();
+          }
           reachable = true;
         } catch (err) {
           problem = (err as Error).message;
@@ -89,5 +104,7 @@ export async function planStatus(req: StatusRequest): Promise<StatusOutcome> {
     return { ...assess(req.plan.source, scan.files, states, req.nowMs), rebuilt, sourceProblems: scan.problems, foreignChunker };
   } finally {
     ledger.close();
+    // Those not read because something failed first.
+    await Promise.all([...opening.values()].map((p) => p.then((r) => r.backend.close(), () => undefined)));
   }
 }

@@ -163,5 +163,20 @@ test('plan: 3-2-1 status through backups, an unplugged drive, deletions, forget+
   assert.deepEqual(rebuilt.destinations.map((x) => x.last_verified), [null, null, null]);
   assert.deepEqual(stable(rebuilt), stable(afterPrune));
   assert.deepEqual(stable(status('--rebuild')), stable(afterPrune));
+
+  // (g) a destination that cannot be opened (its password file now says something else) while the
+  // others open beside it: the backup reaches the others, and both commands name the one that failed.
+  const pw2 = path.join(dir, 'pw2');
+  writeFileSync(pw2, 'another password\n', { mode: 0o600 });
+  ok('destination', 'add', 'spare', path.join(dir, 'spare'), '--media', 'nas', '--password-file', pw2, '--init');
+  writeFileSync(pw2, 'not that password\n', { mode: 0o600 });
+  const partial = run('backup', '--json');
+  assert.notEqual(partial.code, 0);
+  const summary = JSON.parse(partial.out.trim().split('\n').pop()!) as { destinations: { destination: string; status: string; message?: string }[] };
+  assert.deepEqual(summary.destinations.map((x) => [x.destination, x.status]), [['drive', 'ok'], ['nas', 'ok'], ['offsite', 'ok'], ['spare', 'failed']]);
+  assert.match(summary.destinations[3]!.message!, /wrong password/);
+  const withSpare = status();
+  assert.deepEqual(withSpare.destinations.map((x) => [x.name, x.reachable]), [['drive', true], ['nas', true], ['offsite', true], ['spare', false]]);
+  assert.match(withSpare.destinations[3]!.problem!, /wrong password/);
   rmSync(dir, { recursive: true, force: true });
 });

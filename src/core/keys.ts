@@ -8,6 +8,7 @@ import os from 'node:os';
 import { open, seal, type MasterKey } from './crypto.js';
 import { KeepsakeError } from './errors.js';
 import { formatTime, goJson, nowNanos } from './gojson.js';
+import { Semaphore } from '../util/semaphore.js';
 import { firstProblem, isPositiveInt, isString, matching, oneOf, shaped, type Fields } from './shape.js';
 
 export interface KdfParams {
@@ -83,7 +84,18 @@ const masterShape: Fields = {
   encrypt: b64,
 };
 
+/**
+ * Derivations at once: one per core, at most 3. Each holds 32 MiB and one of the 4 threads of
+ * libuv's pool (shared with file system calls) for ~0.5 s: opening several destinations at once
+ * must not take them all.
+ */
+const derivations = new Semaphore(Math.max(1, Math.min(os.availableParallelism(), 3)));
+
 function derive(password: string, salt: Uint8Array, p: KdfParams): Promise<MasterKey> {
+  return derivations.run(() => deriveNow(password, salt, p));
+}
+
+function deriveNow(password: string, salt: Uint8Array, p: KdfParams): Promise<MasterKey> {
   return new Promise((resolve, reject) => {
     // Node refuses scrypt above 32 MiB unless maxmem is raised; 128·N·r bytes are needed, plus slack.
     const maxmem = 128 * p.N * p.r * 2 + 16 * 1024 * 1024;
