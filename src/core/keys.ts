@@ -8,8 +8,8 @@ import os from 'node:os';
 import { open, seal, type MasterKey } from './crypto.js';
 import { KeepsakeError } from './errors.js';
 import { formatTime, goJson, nowNanos } from './gojson.js';
-import { Semaphore } from '../util/semaphore.js';
 import { firstProblem, isPositiveInt, isString, matching, oneOf, shaped, type Fields } from './shape.js';
+import { Semaphore } from '../util/semaphore.js';
 
 export interface KdfParams {
   N: number;
@@ -34,11 +34,11 @@ export const kdfBudgetMs = 500;
 
 /**
  * Parameters for a new key, calibrated as restic calibrates its own: the memory of minimumKdf, and
- * p as large as fits in `budgetMs` on this machine (restic 0.14 picks p=11 on the machine of
- * BENCHMARKS.md; this picks 9-11 there). Someone who copies the key file and guesses passwords then
- * pays as much per guess as against a key restic made. Opening the repository pays it too, once
- * per command. The faster of two timings is used: a machine busy at that moment would otherwise
- * give a weaker key.
+ * p as large as fits in `budgetMs` on this machine (restic 0.14 picks p=11-12 on the machine of
+ * BENCHMARKS.md; this picks 9-10 there). Someone who copies the key file and guesses passwords
+ * then pays about as much per guess as against a key restic made. Opening the repository pays it
+ * too, once per command. The faster of two timings is used: a machine busy at that moment would
+ * otherwise give a weaker key.
  */
 export async function calibrateKdf(budgetMs = kdfBudgetMs, timeOne: (p: KdfParams) => Promise<number> = timeDerivation): Promise<KdfParams> {
   const unit = { ...scryptCost, p: 1 };
