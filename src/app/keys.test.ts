@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { MemoryBackend } from '../backend/memory.js';
 import { Repository } from '../core/repository.js';
-import { changePassword, isWeakKdf, listKeys, removeKey } from './keys.js';
+import { isWeakKdf } from '../core/keys.js';
+import { changePassword, listKeys, removeKey } from './keys.js';
 
 const cheap = { N: 1024, r: 8, p: 1 };
 

@@ -3,7 +3,7 @@
  * against), remove one, or replace the one in use.
  */
 import { KeepsakeError } from '../core/errors.js';
-import { minimumKdf, parseKeyFile, type KdfParams } from '../core/keys.js';
+import { isWeakKdf, parseKeyFile, type KdfParams } from '../core/keys.js';
 import { acquireLock } from '../core/lock.js';
 import { type Repository } from '../core/repository.js';
 
@@ -15,19 +15,8 @@ export interface KeyInfo {
   hostname: string;
   created: string;
   kdf: KdfParams;
-  /**
-   * Cheaper to guess against than the least keepsake makes now (less memory, or less work per
-   * guess): keys made before calibration (p=1), or by tools with lower settings.
-   */
+  /** See isWeakKdf. */
   weak: boolean;
-}
-
-const cost = (k: KdfParams) => ({ memory: k.N * k.r, work: k.N * k.r * k.p });
-
-export function isWeakKdf(k: KdfParams): boolean {
-  const have = cost(k);
-  const least = cost(minimumKdf);
-  return have.memory < least.memory || have.work < least.work;
 }
 
 export async function listKeys(repo: Repository): Promise<KeyInfo[]> {

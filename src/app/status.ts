@@ -3,6 +3,7 @@
  * (the others answer from the ledger's memory), reads the sources, and assesses 3-2-1.
  */
 import { rmSync } from 'node:fs';
+import { isWeakKdf } from '../core/keys.js';
 import { type Repository } from '../core/repository.js';
 import { assess, type Assessment, type DestinationState } from '../plan/assess.js';
 import { type Plan } from '../plan/config.js';
@@ -63,12 +64,14 @@ export async function planStatus(req: StatusRequest): Promise<StatusOutcome> {
     for (const d of req.plan.destination) {
       let problem: string | undefined;
       let reachable = false;
+      let weakKey = false;
       if (isUnplugged(d)) problem = 'not connected';
       else if (!req.offline) {
         try {
           req.onProgress?.(`reading ${d.name}`);
           const repo = await opening.get(d.name)!;
           opening.delete(d.name);
+          weakKey = isWeakKdf(repo.keyKdf);
           try {
             await syncDestination(ledger, d.name, repo, req.nowMs);
           } finally {
@@ -91,6 +94,7 @@ export async function planStatus(req: StatusRequest): Promise<StatusOutcome> {
         lastVerifiedMs: rec?.lastVerifiedMs,
         snapshots: snaps.length,
         holdings: holdings(ledger, d.name),
+        weakKey,
       });
     }
     const pols = req.plan.destination.map((d) => ledger.destination(d.name)?.polynomial).filter((p): p is string => p !== undefined);

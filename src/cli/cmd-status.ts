@@ -49,7 +49,7 @@ function toJson(st: StatusOutcome, plan: Plan, nowMs: number, code: number): unk
     destinations: st.destinations.map((d) => ({
       name: d.name, media: d.media, offsite: d.offsite, removable: d.removable, rhythm: d.rhythm, reachable: d.reachable,
       problem: d.problem ?? null, snapshots: d.snapshots, last_backup: iso(d.lastBackupMs), age_days: d.ageDays ?? null, overdue: d.overdue,
-      last_seen: iso(d.lastSeenMs), last_verified: iso(d.lastVerifiedMs), photos_held: d.photosHeld,
+      last_seen: iso(d.lastSeenMs), last_verified: iso(d.lastVerifiedMs), photos_held: d.photosHeld, weak_key: d.weakKey,
     })),
     at_risk: st.risks.map((g) => ({ reason: g.reason, key: g.key, text: g.text, count: g.photos.length, photos: g.photos.map((p) => ({ content: p.content, paths: p.paths })) })),
     deleted_from_sources: st.deleted.map((x) => ({
@@ -63,8 +63,20 @@ function toJson(st: StatusOutcome, plan: Plan, nowMs: number, code: number): unk
 
 function restoreCommand(plan: Plan, dest: string, snapshot: string, path: string): string {
   const d = plan.destination.find((x) => x.name === dest)!;
-  const pw = d.password_file ? `--password-file ${shellQuote(d.password_file)}` : `(password in $${d.password_env})`;
-  return `keepsake restore --repo ${shellQuote(redactLocation(d.repository))} ${pw} ${snapshot.slice(0, 8)} --target ~/restored --include ${shellQuote(path)}`;
+  return `keepsake restore --repo ${shellQuote(redactLocation(d.repository))} ${passwordArg(d)} ${snapshot.slice(0, 8)} --target ~/restored --include ${shellQuote(path)}`;
+}
+
+/** `key passwd` with the same password makes a new, calibrated key and removes the weak one. */
+function keyPasswdCommand(plan: Plan, dest: string): string {
+  const d = plan.destination.find((x) => x.name === dest)!;
+  const repo = shellQuote(redactLocation(d.repository));
+  if (!d.password_file) return `KEEPSAKE_PASSWORD="$${d.password_env}" KEEPSAKE_NEW_PASSWORD="$${d.password_env}" keepsake key passwd --repo ${repo}`;
+  const f = shellQuote(d.password_file);
+  return `keepsake key passwd --repo ${repo} --password-file ${f} --new-password-file ${f}`;
+}
+
+function passwordArg(d: Plan['destination'][number]): string {
+  return d.password_file ? `--password-file ${shellQuote(d.password_file)}` : `(password in $${d.password_env})`;
 }
 
 function shellQuote(s: string): string {
@@ -93,6 +105,10 @@ function printStatus(ctx: Ctx, st: StatusOutcome, plan: Plan, nowMs: number, sho
   if (st.rebuilt) ctx.say('(the local catalog was rebuilt from the repositories)');
   ctx.say('\nDestinations:');
   for (const d of st.destinations) ctx.say(destLine(d, nowMs));
+  for (const d of st.destinations.filter((x) => x.weakKey)) {
+    ctx.say(`  ${d.name}: the key its password opens is WEAK (cheap to guess passwords against); a stronger one, same password:`);
+    ctx.say(`    ${keyPasswdCommand(plan, d.name)}`);
+  }
   if (st.risks.length > 0) ctx.say('\nAt risk:');
   for (const g of st.risks) {
     ctx.say(`  ${g.text}: ${count(g.photos.length)} photo(s)`);

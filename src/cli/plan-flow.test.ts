@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { LocalBackend } from '../backend/local.js';
+import { Repository } from '../core/repository.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const hasRestic = spawnSync('restic', ['version']).status === 0;
@@ -25,7 +27,7 @@ interface Status {
   verdict: { photos: number; safe: number; at_risk: number; all_safe: boolean };
   exit_code: number;
   rebuilt_catalog: boolean;
-  destinations: { name: string; reachable: boolean; problem: string | null; photos_held: number; overdue: boolean; last_backup: string | null; last_seen: string | null; last_verified: string | null; snapshots: number }[];
+  destinations: { name: string; reachable: boolean; problem: string | null; photos_held: number; overdue: boolean; last_backup: string | null; last_seen: string | null; last_verified: string | null; snapshots: number; weak_key: boolean }[];
   at_risk: { key: string; text: string; photos: { paths: string[] }[] }[];
   deleted_from_sources: { path: string; copies: { destination: string; snapshot: string }[] }[];
 }
@@ -178,5 +180,22 @@ test('plan: 3-2-1 status through backups, an unplugged drive, deletions, forget+
   const withSpare = status();
   assert.deepEqual(withSpare.destinations.map((x) => [x.name, x.reachable]), [['drive', true], ['nas', true], ['offsite', true], ['spare', false]]);
   assert.match(withSpare.destinations[3]!.problem!, /wrong password/);
+
+  // (h) a destination whose key was made before keys were calibrated (p=1): status says so and
+  // prints the command that strengthens it, which does.
+  ok('destination', 'add', 'old', path.join(dir, 'old'), '--media', 'nas', '--password-file', pw, '--init');
+  const early = await Repository.open(new LocalBackend(path.join(dir, 'old')), 'correct horse');
+  await early.addKey('correct horse', { N: 32768, r: 8, p: 1 });
+  await early.backend.remove({ type: 'key', name: early.keyId });
+  const weak = (x: Status) => Object.fromEntries(x.destinations.map((y) => [y.name, y.weak_key]));
+  assert.deepEqual(weak(status()), { drive: false, nas: false, offsite: false, spare: false, old: true });
+  const advice = run('status').out.split('\n');
+  const at = advice.findIndex((l) => /old: the key its password opens is WEAK/.test(l));
+  assert.ok(at >= 0, advice.join('\n'));
+  const fix = advice[at + 1]!.trim();
+  assert.match(fix, /^keepsake key passwd --repo /);
+  const fixed = spawnSync('sh', ['-c', fix.replace(/^keepsake /, `"${process.execPath}" "${path.join(root, 'bin', 'keepsake.js')}" `)], { env, encoding: 'utf8' });
+  assert.equal(fixed.status, 0, fixed.stderr);
+  assert.deepEqual(weak(status()), { drive: false, nas: false, offsite: false, spare: false, old: false });
   rmSync(dir, { recursive: true, force: true });
 });

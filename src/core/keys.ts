@@ -29,6 +29,18 @@ const scryptCost = { N: 32768, r: 8 };
  */
 export const minimumKdf: KdfParams = { ...scryptCost, p: 3 };
 
+const cost = (k: KdfParams) => ({ memory: k.N * k.r, work: k.N * k.r * k.p });
+
+/**
+ * Cheaper to guess against than the least keepsake makes now (less memory, or less work per
+ * guess): keys made before calibration (p=1), or by tools with lower settings.
+ */
+export function isWeakKdf(k: KdfParams): boolean {
+  const have = cost(k);
+  const least = cost(minimumKdf);
+  return have.memory < least.memory || have.work < least.work;
+}
+
 /** What one derivation may cost when a key is made: restic's limit (`restic init`, `key add`). */
 export const kdfBudgetMs = 500;
 

@@ -53,6 +53,8 @@ export class Repository {
     readonly config: RepoConfig,
     /** The ID of the key file the password opened. */
     readonly keyId: ID,
+    /** The scrypt parameters of that key file. */
+    readonly keyKdf: KdfParams,
   ) {}
 
   get compressed(): boolean {
@@ -72,7 +74,8 @@ export class Repository {
       id: hashID(randomKey().encrypt),
       chunkerPolynomial: opts.chunkerPolynomial ?? randomPolynomial(),
     };
-    const keyFile = await createKeyFile(key, password, opts.kdf ?? (await calibrateKdf()));
+    const kdf = opts.kdf ?? (await calibrateKdf());
+    const keyFile = await createKeyFile(key, password, kdf);
     const keyId = hashID(keyFile);
     await backend.save({ type: 'key', name: keyId }, keyFile);
     const configJson = goJson({
@@ -82,7 +85,7 @@ export class Repository {
     });
     // The config is encrypted but never compressed, in both format versions.
     await backend.save({ type: 'config', name: '' }, seal(key, Buffer.from(configJson)));
-    return new Repository(backend, key, config, keyId);
+    return new Repository(backend, key, config, keyId, kdf);
   }
 
   static async open(backend: Backend, password: string): Promise<Repository> {
@@ -97,9 +100,9 @@ export class Repository {
       }
       throw err;
     }
-    const { key, keyId } = await findKey(backend, password);
+    const { key, keyId, kdf } = await findKey(backend, password);
     const config = parseConfig(open(key, configRaw));
-    return new Repository(backend, key, config, keyId);
+    return new Repository(backend, key, config, keyId, kdf);
   }
 
   /** Decrypt (and decompress) a stored unpacked file; checks that its name is its hash. */
@@ -300,7 +303,7 @@ export class Repository {
   }
 }
 
-async function findKey(backend: Backend, password: string): Promise<{ key: MasterKey; keyId: ID }> {
+async function findKey(backend: Backend, password: string): Promise<{ key: MasterKey; keyId: ID; kdf: KdfParams }> {
   const ids: string[] = [];
   for await (const f of backend.list('key')) ids.push(f.name);
   for (const id of ids.slice(0, maxKeysTried)) {
@@ -313,7 +316,7 @@ async function findKey(backend: Backend, password: string): Promise<{ key: Maste
       continue; // a damaged key file must not hide the good ones
     }
     const key = await openKeyFile(kf, password);
-    if (key) return { key, keyId: id };
+    if (key) return { key, keyId: id, kdf: { N: kf.N, r: kf.r, p: kf.p } };
   }
   throw new KeepsakeError('wrong-password', `wrong password, or no key found in ${backend.location}`, {
     hint: 'check KEEPSAKE_PASSWORD or --password-file; the password cannot be recovered if it is lost',

@@ -20,6 +20,8 @@ export interface DestinationState {
   lastVerifiedMs?: number;
   snapshots: number;
   holdings: Map<string, Holding>;
+  /** The password's key is weaker than keepsake makes now (read this run; see isWeakKdf). */
+  weakKey?: boolean;
 }
 
 export type Reason = 'only-copies' | 'no-offsite' | 'one-media';
@@ -52,6 +54,7 @@ export interface DestinationReport {
   lastSeenMs?: number;
   lastVerifiedMs?: number;
   photosHeld: number;
+  weakKey: boolean;
 }
 
 export interface DeletedPhoto {
@@ -145,6 +148,7 @@ function report(d: DestinationState, photos: Map<string, unknown>, nowMs: number
     lastSeenMs: d.lastSeenMs,
     lastVerifiedMs: d.lastVerifiedMs,
     photosHeld: held,
+    weakKey: d.weakKey ?? false,
   };
 }
 
