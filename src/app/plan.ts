@@ -44,6 +44,21 @@ export async function openDestination(d: Destination, penv: PlanEnv): Promise<Re
   }
 }
 
+/**
+ * Start opening every one of `ds` at once: opening derives a destination's key (~0.5 s of scrypt on
+ * one core) and, when remote, connects, so three destinations on two cores open in ~0.7 s instead of
+ * ~1.5. A failure is reported where its promise is awaited; the caller closes what opened.
+ */
+export function openAll(ds: readonly Destination[], penv: PlanEnv): Map<string, Promise<Repository>> {
+  const opening = new Map<string, Promise<Repository>>();
+  for (const d of ds) {
+    const p = openDestination(d, penv);
+    p.catch(() => undefined); // not unhandled while it waits for its turn
+    opening.set(d.name, p);
+  }
+  return opening;
+}
+
 export async function withDestination<T>(d: Destination, penv: PlanEnv, fn: (repo: Repository) => Promise<T>): Promise<T> {
   const repo = await openDestination(d, penv);
   try {

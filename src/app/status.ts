@@ -10,7 +10,7 @@ import { type Plan } from '../plan/config.js';
 import { Ledger, ledgerPath } from '../plan/ledger.js';
 import { scanSources } from '../plan/scan.js';
 import { holdings, syncDestination } from '../plan/sync.js';
-import { isUnplugged, openDestination, type PlanEnv } from './plan.js';
+import { isUnplugged, openAll, type PlanEnv } from './plan.js';
 
 export interface StatusRequest {
   plan: Plan;
@@ -49,15 +49,8 @@ export async function refreshLedger(env: NodeJS.ProcessEnv, name: string, repo: 
 
 export async function planStatus(req: StatusRequest): Promise<StatusOutcome> {
   const ledger = openLedger(req.penv.env, { rebuild: req.rebuild });
-  // Opening a destination derives its key (~0.5 s of scrypt on one core) and, when remote,
-  // connects: all are opened at once, then read into the catalog one after the other.
-  const opening = new Map<string, Promise<Repository>>();
-  for (const d of req.plan.destination) {
-    if (isUnplugged(d) || req.offline) continue;
-    const p = openDestination(d, req.penv);
-    p.catch(() => undefined); // its failure is reported when its turn comes
-    opening.set(d.name, p);
-  }
+  // All are opened at once, then read into the catalog one after the other.
+  const opening = openAll(req.offline ? [] : req.plan.destination.filter((d) => !isUnplugged(d)), req.penv);
   try {
     const rebuilt = ledger.created;
     const states: DestinationState[] = [];

@@ -63,7 +63,8 @@ function toJson(st: StatusOutcome, plan: Plan, nowMs: number, code: number): unk
 
 function restoreCommand(plan: Plan, dest: string, snapshot: string, path: string): string {
   const d = plan.destination.find((x) => x.name === dest)!;
-  return `keepsake restore --repo ${shellQuote(redactLocation(d.repository))} ${passwordArg(d)} ${snapshot.slice(0, 8)} --target ~/restored --include ${shellQuote(path)}`;
+  const pw = d.password_file ? `--password-file ${shellQuote(d.password_file)}` : `(password in $${d.password_env})`;
+  return `keepsake restore --repo ${shellQuote(redactLocation(d.repository))} ${pw} ${snapshot.slice(0, 8)} --target ~/restored --include ${shellQuote(path)}`;
 }
 
 /** `key passwd` with the same password makes a new, calibrated key and removes the weak one. */
@@ -73,10 +74,6 @@ function keyPasswdCommand(plan: Plan, dest: string): string {
   if (!d.password_file) return `KEEPSAKE_PASSWORD="$${d.password_env}" KEEPSAKE_NEW_PASSWORD="$${d.password_env}" keepsake key passwd --repo ${repo}`;
   const f = shellQuote(d.password_file);
   return `keepsake key passwd --repo ${repo} --password-file ${f} --new-password-file ${f}`;
-}
-
-function passwordArg(d: Plan['destination'][number]): string {
-  return d.password_file ? `--password-file ${shellQuote(d.password_file)}` : `(password in $${d.password_env})`;
 }
 
 function shellQuote(s: string): string {
