@@ -86,3 +86,28 @@ it('a chunk worker that dies fails the files waiting on the pool instead of leav
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+it('closing the pool while files are being handed over (an interrupted backup) fails them, and later ones, without new workers', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-pool-'));
+  try {
+    const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf });
+    await repo.loadIndex();
+    const pool = new ChunkPool([new RepoWriter(repo)], { polynomial: repo.config.chunkerPolynomial, packSize: defaultPackSize, workers: 1, onUploadError: () => undefined });
+    const p = path.join(dir, 'a.jpg');
+    await writeFile(p, randomBytes(100_000));
+    await pool.reserve();
+    await pool.reserve();
+    // Handed over, then the pool closes before the queued file goes to a worker (the dispatch is
+    // deferred to the next turn of the event loop: the moment an interrupt lands in).
+    const inFlight = pool.submit({ path: p, size: 100_000, compress: false });
+    const closing = pool.close();
+    const late = pool.submit({ path: p, size: 100_000, compress: false });
+    await closing;
+    await new Promise((r) => setImmediate(r)); // the deferred dispatch runs against no workers
+    for (const r of [await inFlight, await late]) assert.equal(r.ok, false);
+    await assert.rejects(pool.reserve(), /stopped before this file was read/);
+    assert.equal(pool.running, 0, 'no workers started after close');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

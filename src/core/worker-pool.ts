@@ -87,6 +87,7 @@ export class ChunkPool {
    * backpressure that keeps a walk over a huge library from racing ahead of the workers.
    */
   async reserve(): Promise<void> {
+    if (this.fatal) throw this.fatal; // failed or closed: no new workers
     if (!this.starting) this.retiring = undefined; // workers again after a retire
     await (this.starting ??= this.start());
     if (this.open >= maxOpenJobs) await new Promise<void>((r) => this.slotWaiters.push(r));
@@ -120,7 +121,7 @@ export class ChunkPool {
 
   private dispatch(): void {
     for (;;) {
-      if (this.queue.length === 0) return;
+      if (this.queue.length === 0 || this.slots.length === 0) return;
       const slot = this.slots.reduce((a, b) => (b.batches < a.batches ? b : a));
       if (slot.batches >= 2) return;
       const files: WorkerFile[] = [];
@@ -233,11 +234,24 @@ export class ChunkPool {
       await this.starting;
       while (!this.fatal && (this.waiting.size > 0 || this.queue.length > 0)) await new Promise<void>((r) => this.idleWaiters.push(r));
       await this.flush();
-      await this.close();
+      await this.stop();
     })());
   }
 
+  /**
+   * For good: files still queued or being read fail, and so do later ones (reserve() throws) rather
+   * than starting new workers. An interrupted backup closes the pool while its walk is still handing
+   * over files; one of them used to reach a pool with no workers and crash the process (exit 1
+   * instead of 130).
+   */
   async close(): Promise<void> {
+    this.queue.length = 0;
+    this.fail(new Error('the backup stopped before this file was read'));
+    await this.stop();
+  }
+
+  /** Stop the workers; a later reserve() starts new ones (see retire()). */
+  private async stop(): Promise<void> {
     const slots = this.slots.splice(0);
     this.starting = undefined;
     for (const s of slots) s.stopping = true;
