@@ -67,14 +67,23 @@ it('retire waits for the files in flight, hands over every pack and stops the wo
   }
 });
 
-it('a chunk worker that dies fails the files waiting on the pool instead of leaving them waiting forever', async () => {
+/** A pool of one worker over a fresh repository, and a 3 MB file `a.jpg` for it to read. */
+async function withOneWorker(fn: (pool: ChunkPool, file: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-pool-'));
   try {
     const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf });
     await repo.loadIndex();
     const pool = new ChunkPool([new RepoWriter(repo)], { polynomial: repo.config.chunkerPolynomial, packSize: defaultPackSize, workers: 1, onUploadError: () => undefined });
-    const p = path.join(dir, 'a.jpg');
-    await writeFile(p, randomBytes(3_000_000));
+    const file = path.join(dir, 'a.jpg');
+    await writeFile(file, randomBytes(3_000_000));
+    await fn(pool, file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+it('a chunk worker that dies fails the files waiting on the pool instead of leaving them waiting forever', async () => {
+  await withOneWorker(async (pool, p) => {
     await pool.reserve();
     // The workers are private; stopping one from outside stands for a crash.
     await (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots[0]!.worker.terminate();
@@ -82,32 +91,22 @@ it('a chunk worker that dies fails the files waiting on the pool instead of leav
     assert.equal(r.ok, false);
     assert.match(pool.error?.message ?? '', /stopped unexpectedly/);
     await pool.close();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 it('closing the pool while files are being handed over (an interrupted backup) fails them, and later ones, without new workers', async () => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-pool-'));
-  try {
-    const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf });
-    await repo.loadIndex();
-    const pool = new ChunkPool([new RepoWriter(repo)], { polynomial: repo.config.chunkerPolynomial, packSize: defaultPackSize, workers: 1, onUploadError: () => undefined });
-    const p = path.join(dir, 'a.jpg');
-    await writeFile(p, randomBytes(100_000));
+  await withOneWorker(async (pool, p) => {
     await pool.reserve();
     await pool.reserve();
     // Handed over, then the pool closes before the queued file goes to a worker (the dispatch is
     // deferred to the next turn of the event loop: the moment an interrupt lands in).
-    const inFlight = pool.submit({ path: p, size: 100_000, compress: false });
+    const inFlight = pool.submit({ path: p, size: 3_000_000, compress: false });
     const closing = pool.close();
-    const late = pool.submit({ path: p, size: 100_000, compress: false });
+    const late = pool.submit({ path: p, size: 3_000_000, compress: false });
     await closing;
     await new Promise((r) => setImmediate(r)); // the deferred dispatch runs against no workers
     for (const r of [await inFlight, await late]) assert.equal(r.ok, false);
     await assert.rejects(pool.reserve(), /stopped before this file was read/);
     assert.equal(pool.running, 0, 'no workers started after close');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
