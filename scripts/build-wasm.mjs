@@ -12,7 +12,7 @@ function find(dir) {
   });
 }
 for (const file of find('src')) {
-  const mod = wabt.parseWat(file, readFileSync(file, 'utf8'), { bulk_memory: true });
+  const mod = wabt.parseWat(file, readFileSync(file, 'utf8'), { bulk_memory: true, simd: true });
   mod.validate();
   const { buffer } = mod.toBinary({});
   const out = path.join('dist', path.relative('src', file)).replace(/\.wat$/, '.wasm');

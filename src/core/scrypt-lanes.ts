@@ -1,0 +1,97 @@
+/**
+ * scrypt (RFC 7914) with its p lanes spread over worker threads. scrypt is PBKDF2, then ROMix on
+ * each of p independent 128·r-byte lanes, then PBKDF2 again; Node's scrypt (OpenSSL) runs the
+ * lanes one after another on one thread. Here PBKDF2 stays Node's and ROMix runs in
+ * scrypt-lanes.wat, two lanes interleaved per worker (see there why by hand). Results are
+ * byte-identical to Node's scrypt (tests compare them).
+ */
+import { pbkdf2Sync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { keepHeapSettings } from '../util/heap-settings.js';
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  romix2(r: number, n: number): void;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+/** Word k of a block in the module's order is word (5·k mod 16) of the Salsa20 state. */
+const order = Array.from({ length: 16 }, (_, k) => (k * 5) % 16);
+
+/** The bytes one worker holds while it mixes: two lanes' ROMix areas. */
+export const laneWorkerBytes = (N: number, r: number): number => 2 * 128 * r * (N + 3);
+
+/**
+ * ROMix of every 128·r-byte lane in `lanes`, in place, two at a time (an odd last one is mixed
+ * beside a throwaway copy of itself). N must be a power of two >= 2.
+ */
+export function mixLanes(lanes: Uint8Array, N: number, r: number): void {
+  const bs = 128 * r;
+  if (lanes.length % bs !== 0) throw new RangeError('lanes must be whole 128·r-byte blocks');
+  compiled ??= new WebAssembly.Module(readFileSync(new URL('./scrypt-lanes.wasm', import.meta.url)));
+  const x = new WebAssembly.Instance(compiled, {}).exports as unknown as Exports;
+  const region = bs * (N + 3);
+  x.memory.grow(Math.ceil((2 * region) / 65536) - x.memory.buffer.byteLength / 65536);
+  const mem = new Uint32Array(x.memory.buffer);
+  const count = lanes.length / bs;
+  for (let first = 0; first < count; first += 2) {
+    const pair = [first, Math.min(first + 1, count - 1)];
+    pair.forEach((lane, k) => moveWords(lanes, lane * bs, mem, (k * region) / 4, bs, 'in'));
+    x.romix2(r, N);
+    pair.forEach((lane, k) => moveWords(lanes, lane * bs, mem, (k * region) / 4, bs, 'out'));
+  }
+}
+
+/** Copy one lane between the caller's bytes (little-endian words) and the module's word order. */
+function moveWords(lanes: Uint8Array, at: number, mem: Uint32Array, to: number, bs: number, way: 'in' | 'out'): void {
+  const view = new DataView(lanes.buffer, lanes.byteOffset + at, bs);
+  for (let b = 0; b < bs / 64; b++) {
+    for (let k = 0; k < 16; k++) {
+      const byte = b * 64 + order[k]! * 4;
+      if (way === 'in') mem[to + b * 16 + k] = view.getUint32(byte, true);
+      else view.setUint32(byte, mem[to + b * 16 + k]!, true);
+    }
+  }
+}
+
+export interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+}
+
+/**
+ * scrypt(password, salt) with the lanes shared by `threads` workers, each given whole pairs of
+ * lanes. The caller checks that the parameters suit (N a power of two, the memory acceptable).
+ */
+export async function scryptOnThreads(password: string, salt: Uint8Array, params: ScryptParams, keyLength: number, threads: number): Promise<Buffer> {
+  const { N, r, p } = params;
+  const bs = 128 * r;
+  const b = pbkdf2Sync(password, salt, 1, p * bs, 'sha256');
+  const pairs = Math.ceil(p / 2);
+  const shares: [number, number][] = [];
+  for (let t = 0, lane = 0; t < threads && lane < p; t++) {
+    const n = 2 * Math.ceil((pairs - lane / 2) / (threads - t));
+    shares.push([lane, Math.min(p, lane + n)]);
+    lane += n;
+  }
+  await Promise.all(
+    shares.map(async ([from, to]) => {
+      const mixed = await inWorker(b.slice(from * bs, to * bs), N, r);
+      b.set(mixed, from * bs);
+    }),
+  );
+  return pbkdf2Sync(password, b, 1, keyLength, 'sha256');
+}
+
+function inWorker(lanes: Uint8Array, N: number, r: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./scrypt-worker.js', import.meta.url), { workerData: { lanes, N, r } });
+    keepHeapSettings(worker);
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`a key derivation thread stopped (exit code ${code})`))); // no-op once resolved
+  });
+}
