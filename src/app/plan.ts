@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { openBackend } from '../backend/open.js';
 import { KeepsakeError } from '../core/errors.js';
+import { type KeyDerivation } from '../core/keys.js';
 import { Repository } from '../core/repository.js';
 import { attachCache } from './disk-cache.js';
 import { destinationPassword, type Destination, type Plan } from '../plan/config.js';
@@ -30,6 +31,8 @@ export function isUnplugged(d: Destination): boolean {
 export interface PlanEnv {
   env: NodeJS.ProcessEnv;
   onRetry?: (msg: string) => void;
+  /** How to open destinations' keys (default 'lean'): see KeyDerivation. */
+  keyDerivation?: KeyDerivation;
 }
 
 /** Open a destination's repository (with its local cache); the caller closes `repo.backend`. */
@@ -37,7 +40,7 @@ export async function openDestination(d: Destination, penv: PlanEnv): Promise<Re
   const password = await destinationPassword(d, penv.env);
   const backend = await openBackend(d.repository, { env: penv.env, onRetry: penv.onRetry });
   try {
-    return attachCache(await Repository.open(backend, password), penv.env);
+    return attachCache(await Repository.open(backend, password, penv.keyDerivation), penv.env);
   } catch (err) {
     await backend.close();
     throw err;

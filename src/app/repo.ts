@@ -1,7 +1,7 @@
 /** Opening repositories for the use-cases: location string → backend → repository. */
 import { type Backend } from '../backend/backend.js';
 import { openBackend } from '../backend/open.js';
-import { type KdfParams } from '../core/keys.js';
+import { type KdfParams, type KeyDerivation } from '../core/keys.js';
 import { Repository } from '../core/repository.js';
 import { attachCache } from './disk-cache.js';
 
@@ -10,6 +10,8 @@ export interface RepoRef {
   password: string;
   env: NodeJS.ProcessEnv;
   onRetry?: (msg: string) => void;
+  /** How to open the key (default 'lean'): see KeyDerivation. */
+  keyDerivation?: KeyDerivation;
 }
 
 export async function withBackend<T>(ref: RepoRef, fn: (b: Backend) => Promise<T>): Promise<T> {
@@ -22,7 +24,7 @@ export async function withBackend<T>(ref: RepoRef, fn: (b: Backend) => Promise<T
 }
 
 export function withRepository<T>(ref: RepoRef, fn: (r: Repository) => Promise<T>): Promise<T> {
-  return withBackend(ref, async (b) => fn(attachCache(await Repository.open(b, ref.password), ref.env)));
+  return withBackend(ref, async (b) => fn(attachCache(await Repository.open(b, ref.password, ref.keyDerivation), ref.env)));
 }
 
 export function initRepository(ref: RepoRef, opts: { kdf?: KdfParams; version?: 1 | 2 } = {}): Promise<{ id: string; location: string }> {

@@ -28,7 +28,8 @@ Examples:
       const started = Date.now();
       const { withRepository } = await import('../app/repo.js');
       const { runRestore } = await import('../app/restore.js');
-      const r = await withRepository(await ctx.ref(), (repo) => runRestore(repo, {
+      // The decode workers take more memory than the fast key derivation: see KeyDerivation.
+      const r = await withRepository({ ...(await ctx.ref()), keyDerivation: 'fast' }, (repo) => runRestore(repo, {
         snapshot,
         target: opts.target,
         include: opts.include,

@@ -9,7 +9,7 @@ import { open, randomKey, seal, type MasterKey } from './crypto.js';
 import { CorruptError, KeepsakeError } from './errors.js';
 import { goJson } from './gojson.js';
 import { hashID, type ID } from './hash.js';
-import { calibrateKdf, createKeyFile, openKeyFile, parseKeyFile, type KdfParams } from './keys.js';
+import { calibrateKdf, createKeyFile, openKeyFile, parseKeyFile, type KdfParams, type KeyDerivation } from './keys.js';
 import { decodeIndex, MasterIndex } from './master-index.js';
 import { randomPolynomial } from './polynomial.js';
 import { type BlobType } from './pack.js';
@@ -88,7 +88,8 @@ export class Repository {
     return new Repository(backend, key, config, keyId, kdf);
   }
 
-  static async open(backend: Backend, password: string): Promise<Repository> {
+  /** `how`: see KeyDerivation ('fast' spends more memory on opening the key, for less time). */
+  static async open(backend: Backend, password: string, how: KeyDerivation = 'lean'): Promise<Repository> {
     let configRaw: Uint8Array;
     try {
       configRaw = await backend.load({ type: 'config', name: '' }, 0, 0);
@@ -100,7 +101,7 @@ export class Repository {
       }
       throw err;
     }
-    const { key, keyId, kdf } = await findKey(backend, password);
+    const { key, keyId, kdf } = await findKey(backend, password, how);
     const config = parseConfig(open(key, configRaw));
     return new Repository(backend, key, config, keyId, kdf);
   }
@@ -303,7 +304,7 @@ export class Repository {
   }
 }
 
-async function findKey(backend: Backend, password: string): Promise<{ key: MasterKey; keyId: ID; kdf: KdfParams }> {
+async function findKey(backend: Backend, password: string, how: KeyDerivation): Promise<{ key: MasterKey; keyId: ID; kdf: KdfParams }> {
   const ids: string[] = [];
   for await (const f of backend.list('key')) ids.push(f.name);
   for (const id of ids.slice(0, maxKeysTried)) {
@@ -315,7 +316,7 @@ async function findKey(backend: Backend, password: string): Promise<{ key: Maste
       if (err instanceof BackendError) throw err;
       continue; // a damaged key file must not hide the good ones
     }
-    const key = await openKeyFile(kf, password);
+    const key = await openKeyFile(kf, password, how);
     if (key) return { key, keyId: id, kdf: { N: kf.N, r: kf.r, p: kf.p } };
   }
   throw new KeepsakeError('wrong-password', `wrong password, or no key found in ${backend.location}`, {
