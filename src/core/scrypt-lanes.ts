@@ -9,6 +9,7 @@ import { pbkdf2Sync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { keepHeapSettings } from '../util/heap-settings.js';
+import type { KdfParams } from './keys.js';
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -20,12 +21,9 @@ let compiled: WebAssembly.Module | undefined;
 /** Word k of a block in the module's order is word (5·k mod 16) of the Salsa20 state. */
 const order = Array.from({ length: 16 }, (_, k) => (k * 5) % 16);
 
-/** The bytes one worker holds while it mixes: two lanes' ROMix areas. */
-export const laneWorkerBytes = (N: number, r: number): number => 2 * 128 * r * (N + 3);
-
 /**
  * ROMix of every 128·r-byte lane in `lanes`, in place, two at a time (an odd last one is mixed
- * beside a throwaway copy of itself). N must be a power of two >= 2.
+ * twice, side by side). Holds 2·128·r·(N+3) bytes while it runs. N must be a power of two >= 2.
  */
 export function mixLanes(lanes: Uint8Array, N: number, r: number): void {
   const bs = 128 * r;
@@ -56,17 +54,11 @@ function moveWords(lanes: Uint8Array, at: number, mem: Uint32Array, to: number, 
   }
 }
 
-export interface ScryptParams {
-  N: number;
-  r: number;
-  p: number;
-}
-
 /**
  * scrypt(password, salt) with the lanes shared by `threads` workers, each given whole pairs of
  * lanes. The caller checks that the parameters suit (N a power of two, the memory acceptable).
  */
-export async function scryptOnThreads(password: string, salt: Uint8Array, params: ScryptParams, keyLength: number, threads: number): Promise<Buffer> {
+export async function scryptOnThreads(password: string, salt: Uint8Array, params: KdfParams, keyLength: number, threads: number): Promise<Buffer> {
   const { N, r, p } = params;
   const bs = 128 * r;
   const b = pbkdf2Sync(password, salt, 1, p * bs, 'sha256');
