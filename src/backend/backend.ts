@@ -113,6 +113,14 @@ export interface Backend {
   localFile?(h: Handle): string;
 
   /**
+   * Optional: true when any process that can reach the destination lists a file as soon as save()
+   * of it has returned (a file system local to this machine). Taking a lock then needs no pause
+   * before checking again for a competing one (see lock.ts); without it, or when it says false, the
+   * pause is restic's 200 ms, for storage whose listings may lag behind its writes.
+   */
+  immediateListing?(): Promise<boolean>;
+
+  /**
    * Read `length` bytes at `offset` of a file (`length` 0 means to the end). Must return exactly the
    * requested range or throw; a short read from the transport is an error (`transient`).
    * Throws `not-found` if the file does not exist.

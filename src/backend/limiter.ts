@@ -16,6 +16,7 @@ export class LimiterBackend implements Backend {
   readonly saveFile?: (h: Handle, file: string) => Promise<void>;
   readonly stagingDir?: () => Promise<string>;
   readonly localFile?: (h: Handle) => string;
+  readonly immediateListing?: () => Promise<boolean>;
 
   constructor(private readonly inner: Backend, limit = inner.connections) {
     this.location = inner.location;
@@ -29,6 +30,7 @@ export class LimiterBackend implements Backend {
     }
     // A worker's read of a local file is not a call on the backend: it is not limited here.
     if (inner.localFile) this.localFile = inner.localFile.bind(inner);
+    if (inner.immediateListing) this.immediateListing = inner.immediateListing.bind(inner);
   }
 
   unwrap(): Backend {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, statfs, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { it } from 'node:test';
 import { BackendError } from './backend.js';
 import { backendContract } from './contract.js';
-import { LocalBackend } from './local.js';
+import { LocalBackend, isLocalFileSystem } from './local.js';
 
 backendContract('local', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-local-'));
@@ -65,6 +65,21 @@ it('local: a missing repository folder is a permanent error with a hint', async 
   try {
     await assert.rejects(b.save({ type: 'index', name: 'a'.repeat(64) }, Buffer.from('x')), (e: unknown) =>
       e instanceof BackendError && e.code === 'permanent' && /drive connected/.test(e.hint ?? ''));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+it('local: listings count as immediate only on file systems of local disks (Linux), never on network ones', async () => {
+  for (const t of [0xef53, 0x58465342, 0x9123683e, 0x01021994, 0x2011bab0, 0x4d44]) assert.ok(isLocalFileSystem('linux', t), t.toString(16));
+  // NFS, SMB/CIFS (both magic numbers), FUSE (sshfs, rclone mount), 9p, virtiofs: listings may lag.
+  for (const t of [0x6969, 0xff534d42, 0xfe534d42, 0x517b, 0x65735546, 0x01021997, 0x6a656a63]) assert.ok(!isLocalFileSystem('linux', t), t.toString(16));
+  assert.ok(!isLocalFileSystem('darwin', 0xef53), 'other systems number file systems differently');
+  const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-local-'));
+  try {
+    const b = new LocalBackend(dir);
+    assert.equal(await b.immediateListing(), isLocalFileSystem(process.platform, (await statfs(dir)).type));
+    assert.equal(await new LocalBackend(path.join(dir, 'missing')).immediateListing(), false, 'unknown is not immediate');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -20,9 +20,36 @@ import {
   type Handle,
 } from './backend.js';
 
+/**
+ * File systems of disks attached to this machine (Linux `statfs` magic numbers): a file renamed into
+ * place is in every listing at once. Network file systems (NFS, SMB, sshfs and other FUSE ones) are
+ * not here: their clients cache listings. Neither are other systems' numbers, which differ.
+ */
+const localFileSystems = new Set([
+  0xef53, // ext2, ext3, ext4
+  0x58465342, // xfs
+  0x9123683e, // btrfs
+  0x2fc12fc1, // zfs
+  0xca451a4e, // bcachefs
+  0xf2f52010, // f2fs
+  0x01021994, // tmpfs
+  0x794c7630, // overlayfs
+  0x4d44, // vfat
+  0x2011bab0, // exfat
+  0x7366746e, // ntfs3
+  0x5346544e, // ntfs
+  0x482b, // hfsplus
+  0x3153464a, // jfs
+]);
+
+export function isLocalFileSystem(platform: string, type: number): boolean {
+  return platform === 'linux' && localFileSystems.has(type);
+}
+
 export class LocalBackend implements Backend {
   readonly location: string;
   readonly connections = 4;
+  private listing?: Promise<boolean>;
 
   constructor(private readonly root: string) {
     this.location = `local:${root}`;
@@ -72,6 +99,11 @@ export class LocalBackend implements Backend {
       await fs.rm(tmp, { force: true }).catch(() => undefined);
       throw this.wrap(err, `save ${filePath(h)}`, 'save');
     }
+  }
+
+  immediateListing(): Promise<boolean> {
+    this.listing ??= fs.statfs(this.root).then((st) => isLocalFileSystem(process.platform, st.type), () => false);
+    return this.listing;
   }
 
   localFile(h: Handle): string {

@@ -51,11 +51,13 @@ export class RetryBackend implements Backend {
     }
     // A failed read of the local file falls back to load(), which retries.
     if (inner.localFile) this.localFile = inner.localFile.bind(inner);
+    if (inner.immediateListing) this.immediateListing = inner.immediateListing.bind(inner);
   }
 
   readonly saveFile?: (h: Handle, file: string) => Promise<void>;
   readonly stagingDir?: () => Promise<string>;
   readonly localFile?: (h: Handle) => string;
+  readonly immediateListing?: () => Promise<boolean>;
 
   unwrap(): Backend {
     return this.inner;

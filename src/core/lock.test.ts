@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { LocalBackend } from '../backend/local.js';
 import { MemoryBackend } from '../backend/memory.js';
 import { acquireLock, removeStaleLocks } from './lock.js';
 import { foreignLock } from './lock.test-helper.js';
@@ -42,4 +46,24 @@ it('locks older than 30 minutes are stale: ignored, and removed by unlock', asyn
   await lock.release();
   assert.equal(await removeStaleLocks(r), 1);
   assert.deepEqual(await r.list('lock'), []);
+});
+
+it('on a local disk, with no pause before the second check, two runs locking at once never both hold conflicting locks', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-lock-'));
+  try {
+    await Repository.init(new LocalBackend(dir), 'pw', { kdf });
+    // Two processes: each its own backend and repository object on the same folder.
+    const [a, b] = await Promise.all([Repository.open(new LocalBackend(dir), 'pw'), Repository.open(new LocalBackend(dir), 'pw')]);
+    let refusals = 0;
+    for (let i = 0; i < 25; i++) {
+      const [x, y] = await Promise.allSettled([acquireLock(a, { exclusive: true }), acquireLock(b, { exclusive: i % 2 === 0 })]);
+      assert.ok(x.status === 'rejected' || y.status === 'rejected', `round ${i}: both runs hold a lock`);
+      refusals += Number(x.status === 'rejected') + Number(y.status === 'rejected');
+      for (const r of [x, y]) if (r.status === 'fulfilled') await r.value.release();
+      assert.deepEqual(await a.list('lock'), [], 'a refused run leaves no lock behind');
+    }
+    assert.ok(refusals >= 25);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

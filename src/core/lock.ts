@@ -36,7 +36,10 @@ const refreshEveryMs = 5 * 60 * 1000;
 
 export interface LockOptions {
   exclusive: boolean;
-  /** Pause between creating our lock and checking again for a competing one (restic: 200 ms). */
+  /**
+   * Pause between creating our lock and checking again for a competing one: by default none where
+   * the backend's listings show a file at once (a local disk), else 200 ms, as restic.
+   */
   settleMs?: number;
   /**
    * Return as soon as our lock file exists; the second check runs in the background and `ready`
@@ -139,8 +142,11 @@ export async function acquireLock(repo: Repository, opts: LockOptions): Promise<
     })().catch(() => undefined);
   }, refreshEveryMs);
   timer.unref();
+  // Whoever of two runs creates its lock last sees the other's when it checks again, if listings
+  // show a file once it is written; the pause is for storage whose listings lag behind.
+  const settleMs = opts.settleMs ?? ((await repo.backend.immediateListing?.()) ? 0 : 200);
   const ready = (async () => {
-    await new Promise((r) => setTimeout(r, opts.settleMs ?? 200));
+    await new Promise((r) => setTimeout(r, settleMs));
     try {
       await conflicts(repo, opts.exclusive, id);
     } catch (err) {
