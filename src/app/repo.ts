@@ -12,6 +12,8 @@ export interface RepoRef {
   onRetry?: (msg: string) => void;
   /** How to open the key (default 'lean'): see KeyDerivation. */
   keyDerivation?: KeyDerivation;
+  /** Called when the key derivation has started (see openKeyFile). */
+  onKeyDerivation?: () => void;
 }
 
 export async function withBackend<T>(ref: RepoRef, fn: (b: Backend) => Promise<T>): Promise<T> {
@@ -24,7 +26,7 @@ export async function withBackend<T>(ref: RepoRef, fn: (b: Backend) => Promise<T
 }
 
 export function withRepository<T>(ref: RepoRef, fn: (r: Repository) => Promise<T>): Promise<T> {
-  return withBackend(ref, async (b) => fn(attachCache(await Repository.open(b, ref.password, ref.keyDerivation), ref.env)));
+  return withBackend(ref, async (b) => fn(attachCache(await Repository.open(b, ref.password, ref.keyDerivation, ref.onKeyDerivation), ref.env)));
 }
 
 export function initRepository(ref: RepoRef, opts: { kdf?: KdfParams; version?: 1 | 2 } = {}): Promise<{ id: string; location: string }> {

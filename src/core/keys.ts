@@ -133,12 +133,16 @@ function spreads(p: KdfParams): boolean {
   return p.p >= 3 && powerOfTwo && 128 * p.N * p.r <= fastLaneLimit && os.availableParallelism() >= 2;
 }
 
-function derive(password: string, salt: Uint8Array, p: KdfParams, how: KeyDerivation = 'lean'): Promise<MasterKey> {
-  if (how === 'fast' && spreads(p)) {
+/** `onStart`: called once the derivation runs (after any wait for another), e.g. to use the main thread meanwhile. */
+function derive(password: string, salt: Uint8Array, p: KdfParams, how: KeyDerivation = 'lean', onStart?: () => void): Promise<MasterKey> {
+  return derivations.run(() => {
     // Should a thread not start (memory), the lean way still opens the key: same result.
-    return derivations.run(() => scryptOnThreads(password, salt, p, 64, 2).then(masterKeyOf, () => deriveNow(password, salt, p)));
-  }
-  return derivations.run(() => deriveNow(password, salt, p));
+    const running = how === 'fast' && spreads(p)
+      ? scryptOnThreads(password, salt, p, 64, 2).then(masterKeyOf, () => deriveNow(password, salt, p))
+      : deriveNow(password, salt, p);
+    onStart?.();
+    return running;
+  });
 }
 
 const masterKeyOf = (k: Buffer): MasterKey => ({ encrypt: k.subarray(0, 32), macK: k.subarray(32, 48), macR: k.subarray(48, 64) });
@@ -190,9 +194,13 @@ export function parseKeyFile(bytes: Uint8Array): KeyFile {
   return kf;
 }
 
-/** Returns the master key, or undefined if the password does not open this key file. */
-export async function openKeyFile(kf: KeyFile, password: string, how: KeyDerivation = 'lean'): Promise<MasterKey | undefined> {
-  const user = await derive(password, Buffer.from(kf.salt, 'base64'), kf, how);
+/**
+ * Returns the master key, or undefined if the password does not open this key file. `onDerive` is
+ * called when the key derivation has started: scrypt runs on threads of its own for ~0.5 s, and
+ * the main thread is free meanwhile.
+ */
+export async function openKeyFile(kf: KeyFile, password: string, how: KeyDerivation = 'lean', onDerive?: () => void): Promise<MasterKey | undefined> {
+  const user = await derive(password, Buffer.from(kf.salt, 'base64'), kf, how, onDerive);
   let plain: Buffer;
   try {
     plain = open(user, Buffer.from(kf.data, 'base64'));

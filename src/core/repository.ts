@@ -89,7 +89,8 @@ export class Repository {
   }
 
   /** `how`: see KeyDerivation ('fast' spends more memory on opening the key, for less time). */
-  static async open(backend: Backend, password: string, how: KeyDerivation = 'lean'): Promise<Repository> {
+  /** `onDerive`: see openKeyFile. */
+  static async open(backend: Backend, password: string, how: KeyDerivation = 'lean', onDerive?: () => void): Promise<Repository> {
     let configRaw: Uint8Array;
     try {
       configRaw = await backend.load({ type: 'config', name: '' }, 0, 0);
@@ -101,7 +102,7 @@ export class Repository {
       }
       throw err;
     }
-    const { key, keyId, kdf } = await findKey(backend, password, how);
+    const { key, keyId, kdf } = await findKey(backend, password, how, onDerive);
     const config = parseConfig(open(key, configRaw));
     return new Repository(backend, key, config, keyId, kdf);
   }
@@ -304,7 +305,7 @@ export class Repository {
   }
 }
 
-async function findKey(backend: Backend, password: string, how: KeyDerivation): Promise<{ key: MasterKey; keyId: ID; kdf: KdfParams }> {
+async function findKey(backend: Backend, password: string, how: KeyDerivation, onDerive?: () => void): Promise<{ key: MasterKey; keyId: ID; kdf: KdfParams }> {
   const ids: string[] = [];
   for await (const f of backend.list('key')) ids.push(f.name);
   for (const id of ids.slice(0, maxKeysTried)) {
@@ -316,7 +317,7 @@ async function findKey(backend: Backend, password: string, how: KeyDerivation): 
       if (err instanceof BackendError) throw err;
       continue; // a damaged key file must not hide the good ones
     }
-    const key = await openKeyFile(kf, password, how);
+    const key = await openKeyFile(kf, password, how, onDerive);
     if (key) return { key, keyId: id, kdf: { N: kf.N, r: kf.r, p: kf.p } };
   }
   throw new KeepsakeError('wrong-password', `wrong password, or no key found in ${backend.location}`, {

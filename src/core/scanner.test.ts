@@ -23,6 +23,13 @@ it('scanning in worker threads gives exactly the fingerprints of a scan on one t
     const two = await new Scanner(true, 2).scanPaths([dir]);
     assert.equal(one.dirs.size, 12 * 4 + 1);
     assert.deepEqual([...two.dirs].sort(), [...one.dirs].sort());
+    // On the main thread one folder at a time while the repository opens: all of it (never
+    // released), or one folder and then the rest in workers (released at once).
+    const mainOnly = await new Scanner(true, 2).scanPaths([dir], { mainThreadUntil: new Promise(() => undefined) });
+    const handedOver = await new Scanner(true, 2).scanPaths([dir], { mainThreadUntil: Promise.resolve() });
+    assert.deepEqual([...mainOnly.dirs].sort(), [...one.dirs].sort());
+    assert.deepEqual([...handedOver.dirs].sort(), [...one.dirs].sort());
+    assert.deepEqual([mainOnly.files, handedOver.files, mainOnly.bytes, handedOver.bytes], [36, 36, one.bytes, one.bytes]);
     assert.deepEqual([one.files, one.bytes], [36, two.bytes]);
 
     const deep = path.join(dir, 'year-7', 'event-2', 'a.jpg');

@@ -261,6 +261,16 @@ export class ScanMap implements ScanSink {
   }
 }
 
+export interface ScanOptions {
+  /**
+   * Scan on the main thread, one of the top folders at a time, until this settles; what is left
+   * then goes to worker threads. For a scan that runs while the repository opens: the key
+   * derivation (scrypt) runs on a thread of its own and leaves the main thread idle, and worker
+   * threads would add their memory (~10 MiB each) to the derivation's 32 MiB.
+   */
+  mainThreadUntil?: Promise<unknown>;
+}
+
 export class Scanner {
   readonly dirs = new ScanMap();
   /** Files and bytes of all the paths scanned. */
@@ -269,13 +279,16 @@ export class Scanner {
 
   constructor(private readonly fingerprints: boolean, private readonly workers = Math.min(os.availableParallelism(), 4)) {}
 
-  /** Scan the targets of a backup; the main thread stays free meanwhile (to open the repository). */
-  async scanPaths(paths: string[]): Promise<this> {
+  /**
+   * Scan the targets of a backup. The folders are shared out to worker threads at once, so the main
+   * thread stays free meanwhile, unless `mainThreadUntil` is given (see ScanOptions).
+   */
+  async scanPaths(paths: string[], opts: ScanOptions = {}): Promise<this> {
     for (const t of paths) {
       const abs = path.resolve(t);
       const st = lstatOrUndefined(abs);
       if (st?.isDirectory()) {
-        const info = await this.scanTree(abs);
+        const info = await this.scanTree(abs, opts);
         this.files += info?.files ?? 0;
         this.bytes += info?.bytes ?? 0;
       } else if (st?.isFile()) {
@@ -286,7 +299,7 @@ export class Scanner {
     return this;
   }
 
-  private async scanTree(root: string): Promise<ScanInfo | undefined> {
+  private async scanTree(root: string, opts: ScanOptions): Promise<ScanInfo | undefined> {
     // Go down level by level until there are enough folders to share out; a tree that runs out of
     // subfolders first is small, and is scanned right here.
     const upper: string[] = [];
@@ -305,13 +318,37 @@ export class Scanner {
       frontier = next;
       if (next.length === 0) break;
     }
-    const units = this.workers > 1 ? frontier : [];
-    if (units.length > 0) await this.scanInWorkers(units);
-    // Everything not done by the workers (all of a small tree), deepest first.
-    // The folders above the workers' units need only the units' results, which are at hand unpacked.
+    let units = frontier;
+    if (opts.mainThreadUntil) units = await this.scanOnMainThread(units, opts.mainThreadUntil);
+    if (units.length > 0) {
+      if (this.workers > 1) await this.scanInWorkers(units);
+      else this.absorb(scanBatch(units, this.fingerprints));
+    }
+    // The folders above the units (all of a small tree), deepest first. They need only the units'
+    // results, which are at hand unpacked.
     const sink: ScanSink = { get: (d) => this.dirs.peek(d), set: (d, info) => this.dirs.set(d, info) };
     for (const d of upper.reverse()) if (!this.dirs.peek(d)) scanDirSync(d, this.fingerprints, sink);
     return this.dirs.peek(root) ?? scanDirSync(root, this.fingerprints, sink);
+  }
+
+  /** Scan units one at a time on this thread, letting other work run between them, until `until` settles; returns the units left. */
+  private async scanOnMainThread(units: string[], until: Promise<unknown>): Promise<string[]> {
+    let released = false;
+    const release = () => {
+      released = true;
+    };
+    until.then(release, release);
+    const left = [...units];
+    while (left.length > 0 && !released) {
+      this.absorb(scanBatch([left.shift()!], this.fingerprints));
+      await new Promise((r) => setImmediate(r));
+    }
+    return left;
+  }
+
+  private absorb(r: ScanBatchResult): void {
+    for (const [d, info] of r.units) this.dirs.set(d, info);
+    this.dirs.addPacked(r.packed);
   }
 
   private async scanInWorkers(units: string[]): Promise<void> {
@@ -326,8 +363,7 @@ export class Scanner {
         else w.postMessage(batch);
       };
       w.on('message', (r: ScanBatchResult) => {
-        for (const [d, info] of r.units) this.dirs.set(d, info);
-        this.dirs.addPacked(r.packed);
+        this.absorb(r);
         feed();
       });
       w.on('error', reject);
@@ -343,6 +379,17 @@ export class Scanner {
 export interface ScanBatchResult {
   units: [string, ScanInfo][];
   packed: Uint8Array[];
+}
+
+/** Scan whole folders (a batch of units), in a worker thread or on the main thread. */
+export function scanBatch(dirs: string[], fingerprints: boolean): ScanBatchResult {
+  const packer = new ScanPacker(new Set(dirs));
+  const units: [string, ScanInfo][] = [];
+  for (const d of dirs) {
+    const info = scanDirSync(d, fingerprints, packer);
+    if (info) units.push([d, info]);
+  }
+  return { units, packed: packer.take() };
 }
 
 /** The subfolders of a folder (not following links), or undefined if it cannot be listed. */
