@@ -10,6 +10,7 @@ import { Repository } from '../core/repository.js';
 import { type Destination, type Plan } from '../plan/config.js';
 import { runBackupMany, type BackupOutcome, type ManyOutcome } from './backup.js';
 import { findDestination, isUnplugged, openAll, type PlanEnv } from './plan.js';
+import { startScan } from './scan.js';
 
 export interface PlanBackupRequest {
   plan: Plan;
@@ -64,7 +65,16 @@ export async function runPlanBackup(req: PlanBackupRequest): Promise<Destination
       out.set(d.name, { destination: d.name, status: 'skipped', message: `${d.repository} is not there (drive unplugged?); plug it in and run the backup again`, sources: [] });
       return false;
     });
-    const opened = await Promise.allSettled(openAll(present, req.penv).values());
+    // The first source is scanned while the destinations open (see startScan): their key
+    // derivations leave the main thread idle.
+    const first = plan.source[0]!;
+    let firstScan: ReturnType<typeof startScan> | undefined;
+    let allOpened!: () => void;
+    const opening = new Promise<void>((r) => (allOpened = r));
+    const penv: PlanEnv = { ...req.penv, onKeyDerivation: () => queueMicrotask(() => (firstScan ??= startScan([first.path], opening))) };
+    const opened = await Promise.allSettled(openAll(present, penv).values());
+    // Handed to worker threads only if some destination will use it.
+    if (opened.some((r) => r.status === 'fulfilled')) allOpened();
     opened.forEach((r, i) => {
       const d = present[i]!;
       if (r.status === 'fulfilled') reached.push({ d, repo: r.value, sources: [] });
@@ -75,10 +85,14 @@ export async function runPlanBackup(req: PlanBackupRequest): Promise<Destination
     for (const r of reached) groups.set(r.repo.config.chunkerPolynomial, [...(groups.get(r.repo.config.chunkerPolynomial) ?? []), r]);
     for (const group of groups.values()) {
       for (const s of plan.source) {
+        // Taken once: a second group of destinations gets a scan of its own.
+        const scan = s === first ? firstScan : undefined;
+        if (scan) firstScan = undefined;
         if (req.signal?.aborted) throw new KeepsakeError('interrupted', 'backup interrupted');
         req.onStart?.(group.map((r) => r.d.name).join(', '), s.name);
         const results = await runBackupMany(group.map((r) => r.repo), {
           paths: [s.path],
+          scan,
           tags: [s.name],
           hostname: req.hostname,
           force: req.force,

@@ -33,6 +33,8 @@ export interface PlanEnv {
   onRetry?: (msg: string) => void;
   /** How to open destinations' keys (default 'lean'): see KeyDerivation. */
   keyDerivation?: KeyDerivation;
+  /** Called when a destination's key derivation has started (see openKeyFile). */
+  onKeyDerivation?: () => void;
 }
 
 /** Open a destination's repository (with its local cache); the caller closes `repo.backend`. */
@@ -40,7 +42,7 @@ export async function openDestination(d: Destination, penv: PlanEnv): Promise<Re
   const password = await destinationPassword(d, penv.env);
   const backend = await openBackend(d.repository, { env: penv.env, onRetry: penv.onRetry });
   try {
-    return attachCache(await Repository.open(backend, password, penv.keyDerivation), penv.env);
+    return attachCache(await Repository.open(backend, password, penv.keyDerivation, penv.onKeyDerivation), penv.env);
   } catch (err) {
     await backend.close();
     throw err;
