@@ -40,9 +40,9 @@ Examples:
         // The scan starts while the repository opens: opening it derives the key with scrypt (~0.5 s
         // for a key made by `init`) on a thread of its own, and the scan stats the library meanwhile
         // on the main thread, idle otherwise; worker threads take what is left once the repository
-        // is open. Measured on a backup of an unchanged library of 58,833 files: 0.93-1.00 ->
-        // 0.66-0.68 s (with no pause in locking a local disk, see lock.ts), peak 91 -> 101 MiB;
-        // worker threads scanning during the derivation instead: 109-121 MiB.
+        // is open. Measured on a backup of an unchanged library of 58,833 files: 1.04-1.07 ->
+        // 0.68-0.70 s (with no pause in locking a local disk, see lock.ts), peak 90-92 -> 98-100 MiB;
+        // worker threads scanning during the derivation instead: 108-121 MiB.
         const { startScan } = await import('../app/scan.js');
         const { withRepository } = await import('../app/repo.js');
         let scan: ReturnType<typeof startScan> | undefined;
