@@ -55,7 +55,8 @@ export async function syncDestination(ledger: Ledger, name: string, repo: Reposi
   }
   let newTrees = 0;
   if (fresh.length > 0) {
-    await repo.loadIndex();
+    // No index load up front: loading a tree loads it, and a snapshot of an unchanged library has a
+    // root tree the ledger already holds (the index of a 58,833-file library took ~0.25 s to load).
     const walk = async (tree: string): Promise<void> => {
       if (ledger.hasTree(tree)) return;
       const entries = (await repo.loadTree(tree)).map(entryOf).filter((e): e is LedgerEntry => e !== undefined);
