@@ -25,11 +25,16 @@ it('scanning in worker threads gives exactly the fingerprints of a scan on one t
     assert.deepEqual([...two.dirs].sort(), [...one.dirs].sort());
     // On the main thread one folder at a time while the repository opens: all of it (never
     // released), or one folder and then the rest in workers (released at once).
-    const mainOnly = await new Scanner(true, 2).scanPaths([dir], { mainThreadUntil: new Promise(() => undefined) });
+    const never = new Promise(() => undefined);
+    const mainOnly = await new Scanner(true, 2).scanPaths([dir], { mainThreadUntil: never, mainThreadSliceMs: Infinity });
     const handedOver = await new Scanner(true, 2).scanPaths([dir], { mainThreadUntil: Promise.resolve() });
-    assert.deepEqual([...mainOnly.dirs].sort(), [...one.dirs].sort());
-    assert.deepEqual([...handedOver.dirs].sort(), [...one.dirs].sort());
-    assert.deepEqual([mainOnly.files, handedOver.files, mainOnly.bytes, handedOver.bytes], [36, 36, one.bytes, one.bytes]);
+    // A folder slower than the slice (here: any) hands the rest over even if never released.
+    const slow = await new Scanner(true, 2).scanPaths([dir], { mainThreadUntil: never, mainThreadSliceMs: -1 });
+    assert.deepEqual([mainOnly.mainThreadUnits, handedOver.mainThreadUnits, slow.mainThreadUnits], [12, 1, 1]);
+    for (const s of [mainOnly, handedOver, slow]) {
+      assert.deepEqual([...s.dirs].sort(), [...one.dirs].sort());
+      assert.deepEqual([s.files, s.bytes], [36, one.bytes]);
+    }
     assert.deepEqual([one.files, one.bytes], [36, two.bytes]);
 
     const deep = path.join(dir, 'year-7', 'event-2', 'a.jpg');

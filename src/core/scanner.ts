@@ -269,6 +269,12 @@ export interface ScanOptions {
    * threads would add their memory (~10 MiB each) to the derivation's 32 MiB.
    */
   mainThreadUntil?: Promise<unknown>;
+  /**
+   * With mainThreadUntil: a folder that took longer than this on the main thread (a slow share, a
+   * huge folder) hands the rest to worker threads at once, so that the main thread (the repository's
+   * opening, Ctrl-C) is never held up for long. Default 200 ms.
+   */
+  mainThreadSliceMs?: number;
 }
 
 export class Scanner {
@@ -276,6 +282,8 @@ export class Scanner {
   /** Files and bytes of all the paths scanned. */
   files = 0;
   bytes = 0;
+  /** How many folders were scanned whole on the main thread (see ScanOptions). */
+  mainThreadUnits = 0;
 
   constructor(private readonly fingerprints: boolean, private readonly workers = Math.min(os.availableParallelism(), 4)) {}
 
@@ -319,7 +327,7 @@ export class Scanner {
       if (next.length === 0) break;
     }
     let units = frontier;
-    if (opts.mainThreadUntil) units = await this.scanOnMainThread(units, opts.mainThreadUntil);
+    if (opts.mainThreadUntil) units = await this.scanOnMainThread(units, opts.mainThreadUntil, opts.mainThreadSliceMs ?? 200);
     if (units.length > 0) {
       if (this.workers > 1) await this.scanInWorkers(units);
       else this.absorb(scanBatch(units, this.fingerprints));
@@ -331,8 +339,11 @@ export class Scanner {
     return this.dirs.peek(root) ?? scanDirSync(root, this.fingerprints, sink);
   }
 
-  /** Scan units one at a time on this thread, letting other work run between them, until `until` settles; returns the units left. */
-  private async scanOnMainThread(units: string[], until: Promise<unknown>): Promise<string[]> {
+  /**
+   * Scan units one at a time on this thread, letting other work run between them, until `until`
+   * settles or a unit takes longer than `sliceMs`; returns the units left.
+   */
+  private async scanOnMainThread(units: string[], until: Promise<unknown>, sliceMs: number): Promise<string[]> {
     let released = false;
     const release = () => {
       released = true;
@@ -340,7 +351,10 @@ export class Scanner {
     until.then(release, release);
     const left = [...units];
     while (left.length > 0 && !released) {
+      const started = performance.now();
       this.absorb(scanBatch([left.shift()!], this.fingerprints));
+      this.mainThreadUnits++;
+      if (performance.now() - started > sliceMs) break;
       await new Promise((r) => setImmediate(r));
     }
     return left;
