@@ -88,8 +88,10 @@ export class Repository {
     return new Repository(backend, key, config, keyId, kdf);
   }
 
-  /** `how`: see KeyDerivation ('fast' spends more memory on opening the key, for less time). */
-  /** `onDerive`: see openKeyFile. */
+  /**
+   * `how`: see KeyDerivation ('fast' spends more memory on opening the key, for less time).
+   * `onDerive`: see openKeyFile.
+   */
   static async open(backend: Backend, password: string, how: KeyDerivation = 'lean', onDerive?: () => void): Promise<Repository> {
     let configRaw: Uint8Array;
     try {
