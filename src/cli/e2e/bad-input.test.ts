@@ -103,6 +103,12 @@ describe('bad input', () => {
     const j = await runCli(['snapshots', '--repo', repo, '--json'], { env: { KEEPSAKE_PASSWORD: 'not the password' } });
     assert.equal(j.code, 12);
     assert.equal(lastJson(j.stdout).code, 'wrong-password');
+    // A backup starts scanning the folders while it derives the key: the scan must not outlive the refusal.
+    const before = readdirSync(path.join(repo, 'snapshots')).length;
+    const b = await runCli(['backup', '--repo', repo, lib], { env: { KEEPSAKE_PASSWORD: 'not the password' } });
+    assert.equal(b.code, 12, b.stderr);
+    assert.match(b.stderr, /wrong password/i);
+    assert.equal(readdirSync(path.join(repo, 'snapshots')).length, before, 'no snapshot written');
   });
 
   test('--repo pointing at nothing: exit 10', async () => {
