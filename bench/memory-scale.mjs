@@ -4,7 +4,7 @@
 // peak RSS per size with the growth per 10,000 files or per GiB. One run per size: RSS moves by a few
 // MiB between runs, far less than what is measured here.
 //
-//   npm run bench:memory     # ~15k/30k/59k/118k small files; 100/200/400/800 photos (0.4-3.2 GiB)
+//   npm run bench:memory     # ~15k/30k/59k/118k small files; 100/200/400/800 photos (0.4-3.4 GiB)
 //   MEMSCALE_SMALL=2000,4000 MEMSCALE_PHOTOS=20,40 npm run bench:memory   # a quick look
 // (MEMSCALE_SMALL and MEMSCALE_PHOTOS count the generator's photos; it adds sidecars and duplicates.)
 import fs from 'node:fs';
