@@ -24,7 +24,7 @@ export interface BackupRequest {
   onLoading?: (what: string) => void;
   /** Where the local folder cache lives (KEEPSAKE_CACHE_DIR, XDG_CACHE_HOME); none without it. */
   env?: NodeJS.ProcessEnv;
-  /** The paths' scan, started early (see startScan in scan.ts); awaited once the repositories are ready. */
+  /** The paths' scan, started early (see EarlyScan in scan.ts); awaited once the repositories are ready. */
   scan?: Promise<Scanner>;
 }
 

@@ -10,7 +10,7 @@ import { Repository } from '../core/repository.js';
 import { type Destination, type Plan } from '../plan/config.js';
 import { runBackupMany, type BackupOutcome, type ManyOutcome } from './backup.js';
 import { findDestination, isUnplugged, openAll, type PlanEnv } from './plan.js';
-import { startScan } from './scan.js';
+import { EarlyScan } from './scan.js';
 
 export interface PlanBackupRequest {
   plan: Plan;
@@ -65,16 +65,11 @@ export async function runPlanBackup(req: PlanBackupRequest): Promise<Destination
       out.set(d.name, { destination: d.name, status: 'skipped', message: `${d.repository} is not there (drive unplugged?); plug it in and run the backup again`, sources: [] });
       return false;
     });
-    // The first source is scanned while the destinations open (see startScan): their key
-    // derivations leave the main thread idle.
+    // The first source is scanned while the destinations open (see EarlyScan).
     const first = plan.source[0]!;
-    let firstScan: ReturnType<typeof startScan> | undefined;
-    let allOpened!: () => void;
-    const opening = new Promise<void>((r) => (allOpened = r));
-    const penv: PlanEnv = { ...req.penv, onKeyDerivation: () => queueMicrotask(() => (firstScan ??= startScan([first.path], opening))) };
-    const opened = await Promise.allSettled(openAll(present, penv).values());
-    // Handed to worker threads only if some destination will use it.
-    if (opened.some((r) => r.status === 'fulfilled')) allOpened();
+    const early = new EarlyScan([first.path]);
+    const opened = await Promise.allSettled(openAll(present, { ...req.penv, onKeyDerivation: early.onKeyDerivation }).values());
+    if (opened.some((r) => r.status === 'fulfilled')) early.opened();
     opened.forEach((r, i) => {
       const d = present[i]!;
       if (r.status === 'fulfilled') reached.push({ d, repo: r.value, sources: [] });
@@ -86,8 +81,7 @@ export async function runPlanBackup(req: PlanBackupRequest): Promise<Destination
     for (const group of groups.values()) {
       for (const s of plan.source) {
         // Taken once: a second group of destinations gets a scan of its own.
-        const scan = s === first ? firstScan : undefined;
-        if (scan) firstScan = undefined;
+        const scan = s === first ? early.take() : undefined;
         if (req.signal?.aborted) throw new KeepsakeError('interrupted', 'backup interrupted');
         req.onStart?.(group.map((r) => r.d.name).join(', '), s.name);
         const results = await runBackupMany(group.map((r) => r.repo), {

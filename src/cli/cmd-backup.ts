@@ -43,17 +43,14 @@ Examples:
         // is open. Measured on a backup of an unchanged library of 58,833 files: 1.04-1.07 ->
         // 0.68-0.70 s (with no pause in locking a local disk, see lock.ts), peak 90-92 -> 98-100 MiB;
         // worker threads scanning during the derivation instead: 108-121 MiB.
-        const { startScan } = await import('../app/scan.js');
+        const { EarlyScan } = await import('../app/scan.js');
         const { withRepository } = await import('../app/repo.js');
-        let scan: ReturnType<typeof startScan> | undefined;
-        let opened!: () => void;
-        const open = new Promise<void>((r) => (opened = r));
-        const beginScan = () => (scan ??= startScan(paths, open));
-        const r = await withRepository({ ...ref, onKeyDerivation: () => queueMicrotask(beginScan) }, async (repo) => {
-          opened();
+        const early = new EarlyScan(paths);
+        const r = await withRepository({ ...ref, onKeyDerivation: early.onKeyDerivation }, async (repo) => {
+          early.opened();
           const { runBackup } = await import('../app/backup.js');
           return runBackup(repo, {
-            scan: beginScan(),
+            scan: early.take(),
             paths,
             tags: opts.tag,
             hostname: opts.host,
