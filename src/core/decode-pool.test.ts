@@ -75,9 +75,9 @@ it('on a local disk, restore and check read the packs in the workers, not throug
 });
 
 /** A data pack of several blobs in a fresh local repository, and a pool of `workers` to read it with. */
-async function withPack(workers: number, fn: (t: { backend: CountingLocal; pool: DecodePool; pack: string; blobs: DecodeBlob[]; file: string }) => Promise<void>): Promise<void> {
+async function withPack(workers: number, fn: (t: { backend: CountingLocal; pool: DecodePool; pack: string; blobs: DecodeBlob[]; file: string }) => Promise<void>, window?: number): Promise<void> {
   const { root, backend, repo } = await setUp();
-  const pool = new DecodePool(repo.key, workers);
+  const pool = new DecodePool(repo.key, workers, window);
   try {
     await repo.loadIndex();
     const packs = new Map<string, DecodeBlob[]>();
@@ -123,6 +123,43 @@ it('a worker reading a pack gives what decoding its loaded bytes gives; damage i
     assert.equal((await pool.decodeFile(`${file}.missing`, 0, 0, blobs, pack)).readFailed, true);
   });
 });
+
+for (const window of [64 * 1024, 600_000]) {
+  it(`a worker reading a pack ${window / 1024} KiB at a time verifies every blob, in any order asked, and hashes every byte of the pack once`, async () => {
+    await withPack(1, async ({ backend, pool, pack, blobs, file }) => {
+      assert.ok(blobs.some((b) => b.length > window) || blobs.length > 2, 'the pack must span several windows');
+      const loaded = await backend.load({ type: 'pack', name: pack }, 0, 0);
+      const size = loaded.length;
+      assert.ok(size > 2 * window);
+      const reversed = [...blobs].reverse();
+      const whole = await pool.decode(loaded, 0, reversed, pack);
+      const windowed = await pool.decodeFile(file, 0, 0, reversed, pack);
+      assert.deepEqual({ ...windowed, seq: 0 }, { ...whole, seq: 0 });
+      assert.deepEqual([windowed.packHashOk, windowed.size, windowed.errors], [true, size, reversed.map(() => null)]);
+      // Damage in a blob is that blob's error, in the order the blobs were given.
+      const damaged = await readFile(file);
+      damaged[blobs[1]!.offset + 40]! ^= 1;
+      await writeFile(`${file}.blob`, damaged);
+      const bad = await pool.decodeFile(`${file}.blob`, 0, 0, reversed, pack);
+      assert.deepEqual([bad.packHashOk, bad.errors.map((e) => e !== null)], [false, reversed.map((b) => b === blobs[1])]);
+      // Damage in the pack's header, which no blob covers, is found by the hash alone.
+      const header = await readFile(file);
+      header[size - 10]! ^= 1;
+      await writeFile(`${file}.header`, header);
+      const badHeader = await pool.decodeFile(`${file}.header`, 0, 0, blobs, pack);
+      assert.deepEqual([badHeader.packHashOk, badHeader.errors], [false, blobs.map(() => null)]);
+      // Blobs left out (a gap between those asked for) are hashed all the same.
+      const some = blobs.filter((_, i) => i !== 1);
+      const gap = await pool.decodeFile(file, 0, 0, some, pack);
+      assert.deepEqual([gap.packHashOk, gap.errors], [true, some.map(() => null)]);
+      // A range of blobs, read without hashing.
+      const last = blobs[blobs.length - 1]!;
+      const span = last.offset + last.length - blobs[1]!.offset;
+      const ranged = await pool.decodeFile(file, blobs[1]!.offset, span, blobs.slice(1));
+      assert.deepEqual([ranged.errors, ranged.size, ranged.packHashOk], [blobs.slice(1).map(() => null), span, undefined]);
+    }, window);
+  });
+}
 
 it('a worker that dies fails what it was given and gets nothing more; with none left, decoding fails instead of waiting forever', async () => {
   await withPack(2, async ({ pool, pack, blobs, file }) => {

@@ -61,8 +61,9 @@ export class DecodePool {
   private seq = 0;
   private closing = false;
 
-  constructor(key: MasterKey, workers = Math.max(1, Math.min(os.availableParallelism(), 8))) {
-    const data: MasterKey = { encrypt: key.encrypt, macK: key.macK, macR: key.macR };
+  /** `window`: bytes of a pack file a worker reads at once (more only for a larger blob). */
+  constructor(key: MasterKey, workers = Math.max(1, Math.min(os.availableParallelism(), 8)), window = 2 * 1024 * 1024) {
+    const data = { key: { encrypt: key.encrypt, macK: key.macK, macR: key.macR } satisfies MasterKey, window };
     for (let i = 0; i < workers; i++) {
       const worker = new Worker(new URL('./decode-worker.js', import.meta.url), { workerData: data });
       keepHeapSettings(worker);
