@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type DirCache, type DirCacheEntry } from '../core/archive-target.js';
 import { isID } from '../core/hash.js';
+import { grown } from '../util/typed-array.js';
 
 
 export function cacheRoot(env: NodeJS.ProcessEnv): string {
@@ -79,12 +80,8 @@ export class EntryTable {
   }
 
   private grow(): void {
-    const ids = new Uint8Array(this.ids.length * 2);
-    ids.set(this.ids);
-    this.ids = ids;
-    const counts = new Float64Array(this.counts.length * 2);
-    counts.set(this.counts);
-    this.counts = counts;
+    this.ids = grown(this.ids, this.ids.length * 2);
+    this.counts = grown(this.counts, this.counts.length * 2);
   }
 }
 

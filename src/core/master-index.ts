@@ -5,6 +5,7 @@
 import { CorruptError } from './errors.js';
 import { isID, type ID } from './hash.js';
 import { type BlobType, type PackedBlob } from './pack.js';
+import { grown } from '../util/typed-array.js';
 
 export interface BlobLocation {
   pack: ID;
@@ -166,18 +167,13 @@ export class MasterIndex {
 
   private grow(): void {
     const cap = this.packOf.length * 2;
-    const more = <T extends Uint32Array | Float64Array | Uint8Array | Int32Array>(a: T, size: number): T => {
-      const next = new (a.constructor as new (n: number) => T)(size);
-      next.set(a);
-      return next;
-    };
-    this.keys = more(this.keys, cap * 8);
-    this.packOf = more(this.packOf, cap);
-    this.offsets = more(this.offsets, cap);
-    this.lengths = more(this.lengths, cap);
-    this.plainLengths = more(this.plainLengths, cap);
-    this.types = more(this.types, cap);
-    this.nextInPack = more(this.nextInPack, cap);
+    this.keys = grown(this.keys, cap * 8);
+    this.packOf = grown(this.packOf, cap);
+    this.offsets = grown(this.offsets, cap);
+    this.lengths = grown(this.lengths, cap);
+    this.plainLengths = grown(this.plainLengths, cap);
+    this.types = grown(this.types, cap);
+    this.nextInPack = grown(this.nextInPack, cap);
   }
 
   /** Row of a blob, or noRow. */
