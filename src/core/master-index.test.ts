@@ -26,6 +26,15 @@ it('finds every one of 60,000 blobs in 600 packs, and none that is not there', (
   assert.equal(idx.has('ab'.repeat(31) + 'zz'), false);
   assert.equal([...idx.entries()].length, 60_000);
   assert.deepEqual(idx.packs.get(id('pack3'))!.map((b) => b.id), Array.from({ length: 100 }, (_, i) => id(300 + i)));
+  // By row: the same blob, and packs numbered in the order they were added.
+  for (let n = 0; n < 60_000; n += 997) {
+    const row = idx.rowOf(id(n));
+    assert.ok(row >= 0);
+    assert.equal(idx.idAt(row), id(n));
+    assert.deepEqual(idx.locationAt(row), idx.get(id(n)));
+    assert.deepEqual([idx.packNumberAt(row), idx.offsetAt(row), idx.typeAt(row)], [Math.floor(n / 100), (n % 100) * 1000, idx.get(id(n))!.type]);
+  }
+  assert.equal(idx.rowOf(id(60_001)), -1);
 });
 
 it('a blob in two packs is found in the first; each pack lists what its index says; a pack listed twice counts once', () => {

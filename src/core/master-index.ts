@@ -56,11 +56,35 @@ export class MasterIndex {
 
   get(id: ID): BlobLocation | undefined {
     const row = this.find(id);
-    return row === noRow ? undefined : this.location(row);
+    return row === noRow ? undefined : this.locationAt(row);
   }
 
   has(id: ID): boolean {
     return this.find(id) !== noRow;
+  }
+
+  /**
+   * A blob's row number (-1 if the index lacks it), for callers that keep many blobs: a number
+   * instead of the ID's 64-character text and a location object. Rows stay valid until packs are
+   * removed.
+   */
+  rowOf(id: ID): number {
+    return this.find(id);
+  }
+
+  /** A row's pack, as a number: packs are numbered in the order the index first names them. */
+  packNumberAt(row: number): number {
+    return this.packOf[row]!;
+  }
+
+  /** A row's offset in its pack. */
+  offsetAt(row: number): number {
+    return this.offsets[row]!;
+  }
+
+  /** A row's blob type. */
+  typeAt(row: number): BlobType {
+    return this.types[row] === 1 ? 'tree' : 'data';
   }
 
   get size(): number {
@@ -114,7 +138,7 @@ export class MasterIndex {
   *entries(): IterableIterator<[ID, BlobLocation]> {
     for (let i = 0; i < this.table.length; i++) {
       const row = this.table[i]!;
-      if (row !== noRow) yield [this.idOf(row), this.location(row)];
+      if (row !== noRow) yield [this.idAt(row), this.locationAt(row)];
     }
   }
 
@@ -124,7 +148,7 @@ export class MasterIndex {
     if (n === undefined) return undefined;
     const out: PackedBlob[] = [];
     for (let row = this.packFirst[n]!; row !== noRow; row = this.nextInPack[row]!) {
-      const b: PackedBlob = { type: this.types[row] === 1 ? 'tree' : 'data', id: this.idOf(row), offset: this.offsets[row]!, length: this.lengths[row]! };
+      const b: PackedBlob = { type: this.typeAt(row), id: this.idAt(row), offset: this.offsets[row]!, length: this.lengths[row]! };
       if (this.plainLengths[row]) b.uncompressedLength = this.plainLengths[row];
       out.push(b);
     }
@@ -141,13 +165,15 @@ export class MasterIndex {
     return this.packIds;
   }
 
-  private location(row: number): BlobLocation {
-    const loc: BlobLocation = { pack: this.packIds[this.packOf[row]!]!, type: this.types[row] === 1 ? 'tree' : 'data', offset: this.offsets[row]!, length: this.lengths[row]! };
+  /** Where a row's blob is. */
+  locationAt(row: number): BlobLocation {
+    const loc: BlobLocation = { pack: this.packIds[this.packOf[row]!]!, type: this.typeAt(row), offset: this.offsets[row]!, length: this.lengths[row]! };
     if (this.plainLengths[row]) loc.uncompressedLength = this.plainLengths[row];
     return loc;
   }
 
-  private idOf(row: number): ID {
+  /** The ID of a row. */
+  idAt(row: number): ID {
     return Buffer.from(this.keys.buffer, row * 32, 32).toString('hex');
   }
 

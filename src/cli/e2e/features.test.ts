@@ -51,6 +51,11 @@ describe('everyday commands', () => {
     assert.ok(wantFiles.length > 0 && wantFiles.length < [...source.values()].filter((e) => e.type === 'file').length);
     assert.deepEqual(gotFiles.map(([p]) => p).sort(), wantFiles.map(([p]) => p).sort());
     for (const [p, e] of gotFiles) assert.equal(e.sha256, source.get(p)!.sha256, p);
+    // Folders: those on the way to a photo, and no others (a folder of videos alone is not made).
+    const wantDirs = new Set(wantFiles.flatMap(([p]) => p.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
+    const allDirs = [...source].filter(([, e]) => e.type === 'dir').map(([p]) => p);
+    assert.ok(allDirs.some((d) => !wantDirs.has(d)), 'the library needs a folder without photos');
+    assert.deepEqual([...got].filter(([, e]) => e.type === 'dir').map(([p]) => p).sort(), [...wantDirs].sort());
   });
 
   test('ls lists every file and folder of a snapshot, with sizes', async () => {

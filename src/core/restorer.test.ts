@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { it } from 'node:test';
+import { MemoryBackend } from '../backend/memory.js';
+import { backup } from './archiver.js';
+import { Repository } from './repository.js';
+import { Restorer } from './restorer.js';
+
+it('a file whose data the index does not know is refused while planning, before anything is created', async () => {
+  const root = await mkdtemp(path.join(tmpdir(), 'keepsake-restorer-'));
+  try {
+    const src = path.join(root, 'lib');
+    await mkdir(path.join(src, 'album'), { recursive: true });
+    await writeFile(path.join(src, 'album', 'a.jpg'), randomBytes(200_000));
+    const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf: { N: 1024, r: 8, p: 1 } });
+    const { snapshot } = await backup(repo, { paths: [src] });
+    const dataPacks = new Set([...repo.index.entries()].filter(([, l]) => l.type === 'data').map(([, l]) => l.pack));
+    repo.index.removePacks(dataPacks);
+    const target = path.join(root, 'out');
+    await assert.rejects(new Restorer(repo, { tree: snapshot.tree, treePath: '', target }).run(), /data blob [0-9a-f]{8} of .*a\.jpg is not in the repository index/);
+    assert.equal(existsSync(target), false);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
