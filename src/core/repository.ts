@@ -214,6 +214,15 @@ export class Repository {
   }
 
   /**
+   * Forget the tree packs read so far, for a caller done reading trees: the budget is 128 MiB, and a
+   * restore kept 14 MB of them (58,833 photos) through its whole writing phase.
+   */
+  releaseTreePacks(): void {
+    this.treePackCache.clear();
+    this.treePackCacheUsed = 0;
+  }
+
+  /**
    * Tree packs are read whole and kept (up to a memory budget): a walk over a snapshot touches
    * thousands of small tree blobs that live together in a few packs, and one read per pack beats one
    * per blob, most of all on remote destinations.

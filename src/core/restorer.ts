@@ -199,6 +199,8 @@ export class Restorer {
     try {
       // Plan first: a hostile or damaged tree is refused before anything is created.
       await this.planTree(this.opts.tree, this.opts.treePath.replace(/\/+$/, ''), 0, this.matcher.empty);
+      // Every tree is read: their packs are not needed while the files are written.
+      this.repo.releaseTreePacks();
       await fs.mkdir(plan.folderPath[0]!, { recursive: true });
       await eachYielding(plan.folderPath.slice(1), (dest) => this.makeDir(dest));
       await this.prepareFiles();
