@@ -18,10 +18,15 @@ Contents are verified against their checksums as they are written; modes and mod
 restored. Existing identical files are left alone; existing different files are kept unless
 --overwrite is given (and reported, exit code 3).
 
+--include: a pattern without \`/\` matches the name of a file or folder anywhere (a folder brings
+everything in it): \`'*.jpg'\`, \`2019\`. A pattern with \`/\` matches the whole path from the snapshot's
+root, where \`*\` stops at \`/\` and \`**\` does not: \`'/home/ann/Pictures/2019/**'\`.
+
 Examples:
   keepsake restore latest --target ~/restored
   keepsake restore latest:/home/ann/Pictures/2019 --target ~/restored-2019
-  keepsake restore 1a2b3c4d --target ~/r --include '*.jpg'`)
+  keepsake restore 1a2b3c4d --target ~/r --include '*.jpg'
+  keepsake restore latest --target ~/r --include 2019`)
     .action(async (snapshot: string, opts: { target: string; include: string[]; overwrite?: boolean; host?: string }, cmd: Command) => {
       const ctx = context(cmd);
       const progress = new ProgressLine('restore', !ctx.json && !ctx.quiet);

@@ -58,3 +58,21 @@ it('the tree packs read while planning are let go before the files are written',
     await rm(root, { recursive: true, force: true });
   }
 });
+
+it('an --include that matches nothing is an error, not an empty restore, and creates nothing', async () => {
+  const root = await mkdtemp(path.join(tmpdir(), 'keepsake-restorer-'));
+  try {
+    const src = path.join(root, 'lib');
+    await mkdir(path.join(src, '2019'), { recursive: true });
+    await writeFile(path.join(src, '2019', 'a.jpg'), randomBytes(1000));
+    const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf: { N: 1024, r: 8, p: 1 } });
+    const { snapshot } = await backup(repo, { paths: [src] });
+    const target = path.join(root, 'out');
+    await assert.rejects(new Restorer(repo, { tree: snapshot.tree, treePath: '', target, include: ['/*/2019'] }).run(), /nothing in the snapshot matches --include '\/\*\/2019'/);
+    assert.equal(existsSync(target), false);
+    const r = await new Restorer(repo, { tree: snapshot.tree, treePath: '', target, include: ['2019'] }).run();
+    assert.equal(r.files, 1);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -201,6 +201,12 @@ export class Restorer {
     try {
       // Plan first: a hostile or damaged tree is refused before anything is created.
       await this.planTree(this.opts.tree, this.opts.treePath.replace(/\/+$/, ''), 0, this.matcher.empty);
+      // A mistyped pattern must not look like a restore that worked.
+      if (!this.matcher.empty && plan.rows === 0) {
+        throw new KeepsakeError('not-found', `nothing in the snapshot matches --include ${(this.opts.include ?? []).map((p) => `'${p}'`).join(' ')}; nothing was restored`, {
+          hint: "a pattern without '/' matches a file or folder name anywhere ('*.jpg', 2019); one with '/' matches the path from the snapshot's root ('/home/ann/Pictures/2019/**'); `keepsake ls` lists the paths",
+        });
+      }
       // Every tree is read: their packs are not needed while the files are written.
       this.repo.releaseTreePacks();
       await fs.mkdir(plan.folderPath[0]!, { recursive: true });

@@ -56,6 +56,10 @@ describe('everyday commands', () => {
     const allDirs = [...source].filter(([, e]) => e.type === 'dir').map(([p]) => p);
     assert.ok(allDirs.some((d) => !wantDirs.has(d)), 'the library needs a folder without photos');
     assert.deepEqual([...got].filter(([, e]) => e.type === 'dir').map(([p]) => p).sort(), [...wantDirs].sort());
+    // A pattern that matches nothing says so and fails, instead of "restored 0 files".
+    const none = await runCli(['restore', 'latest', '--repo', repo, '--target', path.join(work, 'none'), '--include', '*.nothing']);
+    assert.equal(none.code, 1, none.stderr);
+    assert.match(none.stderr, /nothing in the snapshot matches --include '\*\.nothing'/);
   });
 
   test('ls lists every file and folder of a snapshot, with sizes', async () => {
