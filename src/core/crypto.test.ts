@@ -41,6 +41,19 @@ it('seal/open round-trips and has IV ‖ ciphertext ‖ MAC layout', () => {
   }
 });
 
+it('every seal gets an IV of its own, across refills of the IV pool', () => {
+  const key = randomKey();
+  const ivs = new Set<string>();
+  for (let i = 0; i < 1000; i++) {
+    const sealed = seal(key, Buffer.from([i & 255]));
+    const iv = sealed.subarray(0, 16);
+    assert.ok(iv.some((b) => b !== 0), 'an all-zero IV');
+    ivs.add(iv.toString('hex'));
+    assert.deepEqual(open(key, sealed), Buffer.from([i & 255]));
+  }
+  assert.equal(ivs.size, 1000);
+});
+
 it('open refuses any flipped bit, a wrong key, a short or zero-IV input', () => {
   const key = randomKey();
   const sealed = seal(key, Buffer.from('a photo of grandma'));

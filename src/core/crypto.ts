@@ -10,7 +10,7 @@
  * main thread only authenticates keys, snapshots, trees and indexes. AES and randomness are
  * Node's (OpenSSL, with AES-NI).
  */
-import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { poly1305 } from '@noble/ciphers/_poly1305.js';
 import { CorruptError } from './errors.js';
 
@@ -96,10 +96,24 @@ export function seal(key: MasterKey, plain: Uint8Array): Buffer {
   return out;
 }
 
+/**
+ * IVs are taken from a pool of random bytes refilled 4 KiB at a time, each used once. A call of
+ * randomBytes(16) costs ~5 µs here (the call, not the randomness: a 4 KiB fill costs the same per
+ * call), and a backup of 58,833 small files in 30,426 folders seals ~150,000 blobs: ~0.75 s of CPU.
+ * (Node caches randomness for randomUUID the same way.)
+ */
+const ivPool = Buffer.allocUnsafe(4096);
+let ivPoolAt = ivPool.length;
+
 /** Encrypt `plain` into `out` at `offset`; writes plain.length + 32 bytes. */
 export function sealInto(key: MasterKey, plain: Uint8Array, out: Buffer, offset: number): number {
-  const iv = randomBytes(ivSize);
-  iv.copy(out, offset);
+  if (ivPoolAt === ivPool.length) {
+    randomFillSync(ivPool);
+    ivPoolAt = 0;
+  }
+  ivPool.copy(out, offset, ivPoolAt, ivPoolAt + ivSize);
+  ivPoolAt += ivSize;
+  const iv = out.subarray(offset, offset + ivSize);
   const start = offset + ivSize;
   ctrInto(createCipheriv('aes-256-ctr', key.encrypt, iv), plain, out, start);
   const mac = poly1305Aes(key, iv, out.subarray(start, start + plain.length));
