@@ -21,6 +21,7 @@ import { Scanner, type ScanInfo } from './scanner.js';
 import { type StoredSnapshot } from './snapshot.js';
 import { encodeTree, type TreeNode } from './tree.js';
 import { ChunkPool, type FileResult } from './worker-pool.js';
+import { statKey } from './worker-protocol.js';
 
 type Trie = Map<string, { target?: string; children: Trie }>;
 
@@ -315,13 +316,14 @@ export class Archiver {
       return resolved({ node, clean: true });
     }
     await this.pool.reserve();
-    return { done: quiet(this.readFile(p, node, prevs)) };
+    return { done: quiet(this.readFile(p, st, node, prevs)) };
   }
 
-  private async readFile(p: string, node: TreeNode, prevs: (TreeNode | undefined)[]): Promise<Built | undefined> {
+  private async readFile(p: string, st: BigIntStats, node: TreeNode, prevs: (TreeNode | undefined)[]): Promise<Built | undefined> {
     const r: FileResult = await this.pool.submit({
       path: p,
       size: node.size ?? 0,
+      stat: statKey(st),
       compress: !(this.opts.incompressible ?? mediaExtensions).has(path.extname(node.name).toLowerCase()),
     });
     if (!r.ok && this.pool.error) throw this.pool.error;

@@ -14,7 +14,7 @@ import { useFastMac, type MasterKey } from './crypto.js';
 import { hashID } from './hash.js';
 import { firstChunkCut } from './jpeg.js';
 import { PackBuilder } from './pack-builder.js';
-import type { FromWorker, ToWorker, WorkerFile, WorkerInit } from './worker-protocol.js';
+import { statKey, type FromWorker, type ToWorker, type WorkerFile, type WorkerInit } from './worker-protocol.js';
 
 await useFastMac(); // every byte read is authenticated here
 
@@ -118,11 +118,6 @@ async function round(): Promise<void> {
   }
 }
 
-function statKey(fd: number): string {
-  const s = fstatSync(fd, { bigint: true });
-  return `${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-}
-
 async function readFile(job: WorkerFile): Promise<void> {
   let fd: number;
   try {
@@ -134,7 +129,6 @@ async function readFile(job: WorkerFile): Promise<void> {
   const state: FileState = { job, content: [], done: false, bytes: 0, changed: false };
   openFiles.push(state);
   try {
-    const before = statKey(fd);
     chunker.reset();
     let chunkStart = used;
     let scan = used;
@@ -177,7 +171,7 @@ async function readFile(job: WorkerFile): Promise<void> {
       if (n === 0) break;
     }
     if (chunkStart < used) emit(used);
-    state.changed = statKey(fd) !== before || state.bytes !== job.size;
+    state.changed = statKey(fstatSync(fd, { bigint: true })) !== job.stat || state.bytes !== job.size;
   } catch (err) {
     // The file's chunks read so far stay pending (harmless if stored); the file itself is reported.
     openFiles.splice(openFiles.indexOf(state), 1);

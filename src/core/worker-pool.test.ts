@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { lstatSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,8 +11,15 @@ import { defaultPackSize } from './pack-builder.js';
 import { RepoWriter } from './repo-writer.js';
 import { Repository } from './repository.js';
 import { ChunkPool, type FileResult } from './worker-pool.js';
+import { statKey, type WorkerFile } from './worker-protocol.js';
 
 const kdf = { N: 1024, r: 8, p: 1 };
+
+/** A file to read, listed now as the archiver lists it. */
+function job(p: string): Omit<WorkerFile, 'job'> {
+  const st = lstatSync(p, { bigint: true });
+  return { path: p, size: Number(st.size), stat: statKey(st), compress: false };
+}
 
 it('retire waits for the files in flight, hands over every pack and stops the workers; a later file starts new ones', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-pool-'));
@@ -31,7 +39,7 @@ it('retire waits for the files in flight, hands over every pack and stops the wo
     const results: FileResult[] = [];
     const read = async (i: number): Promise<FileResult> => {
       await pool.reserve();
-      return pool.submit({ path: files[i]!.p, size: files[i]!.data.length, compress: false });
+      return pool.submit(job(files[i]!.p));
     };
     try {
       let settled = 0;
@@ -87,7 +95,7 @@ it('a chunk worker that dies fails the files waiting on the pool instead of leav
     await pool.reserve();
     // The workers are private; stopping one from outside stands for a crash.
     await (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots[0]!.worker.terminate();
-    const r = await pool.submit({ path: p, size: 3_000_000, compress: false });
+    const r = await pool.submit(job(p));
     assert.equal(r.ok, false);
     assert.match(pool.error?.message ?? '', /stopped unexpectedly/);
     await pool.close();
@@ -100,13 +108,29 @@ it('closing the pool while files are being handed over (an interrupted backup) f
     await pool.reserve();
     // Handed over, then the pool closes before the queued file goes to a worker (the dispatch is
     // deferred to the next turn of the event loop: the moment an interrupt lands in).
-    const inFlight = pool.submit({ path: p, size: 3_000_000, compress: false });
+    const inFlight = pool.submit(job(p));
     const closing = pool.close();
-    const late = pool.submit({ path: p, size: 3_000_000, compress: false });
+    const late = pool.submit(job(p));
     await closing;
     await new Promise((r) => setImmediate(r)); // the deferred dispatch runs against no workers
     for (const r of [await inFlight, await late]) assert.equal(r.ok, false);
     await assert.rejects(pool.reserve(), /stopped before this file was read/);
     assert.equal(pool.running, 0, 'no workers started after close');
+  });
+});
+
+it('a file that changed after it was listed, even to the same size, is read and reported as changed', async () => {
+  await withOneWorker(async (pool, p) => {
+    await pool.reserve();
+    const listed = job(p);
+    const same = await pool.submit(listed);
+    assert.ok(same.ok && !same.changed, 'an untouched file is not changed');
+    writeFileSync(p, randomBytes(3_000_000));
+    utimesSync(p, new Date(2001, 0, 1), new Date(2001, 0, 1)); // a write may keep the mtime's clock tick
+    await pool.reserve();
+    const r = await pool.submit(listed);
+    assert.ok(r.ok && r.changed, 'the file was rewritten after it was listed');
+    assert.equal(r.bytes, 3_000_000);
+    await pool.close();
   });
 });

@@ -1,4 +1,5 @@
 /** Messages between the archiver (main thread) and its chunk workers. */
+import { type BigIntStats } from 'node:fs';
 import { type PackedBlob } from './pack.js';
 import { type Staging } from './pack-builder.js';
 
@@ -17,6 +18,13 @@ export interface WorkerFile {
   path: string;
   /** Size from the scan's lstat; a different number of bytes read means the file changed. */
   size: number;
+  /**
+   * statKey() of that lstat. The worker compares it with the file's fstat once read: a file that
+   * changed after it was listed, before or while it was read, is reported as changed (the stored
+   * metadata and bytes may not belong together). It also saves the fstat the worker made before
+   * reading (~4 µs each here, 58,833 of them in a first backup of as many small files).
+   */
+  stat: string;
   /** Worth trying zstd (not already-compressed media); applies to format v2 destinations only. */
   compress: boolean;
 }
@@ -40,3 +48,8 @@ export type FromWorker =
   | { t: 'batch-done' }
   | { t: 'flushed' }
   | { t: 'fatal'; message: string };
+
+/** What a change to a file moves: its size, modification and change times. */
+export function statKey(st: BigIntStats): string {
+  return `${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
