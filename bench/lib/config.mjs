@@ -31,7 +31,8 @@ const HELP = `usage: node bench/run.mjs [--markdown] [--from RESULTS.json]
 
 environment:
   BENCH_SCALE=small|default   corpus size (default: default, ~2 GiB + 58k small files)
-  BENCH_ROUNDS=N              rounds; medians are reported (default 3, small: 1)
+  BENCH_ROUNDS=N              rounds; medians are reported (default 3, small: 1; the default
+                              is raised to a multiple of the number of tools, 4 for two)
   BENCH_ONLY=keepsake,restic  tools to run (default: all; borg only when on PATH)
   BENCH_CASES=first,nochange,mutate,restore,check,files   cases to report
   BENCH_TMP=DIR               parent of the temp folder (default: the OS temp dir)
@@ -72,6 +73,7 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     scaleName,
     scale,
     rounds,
+    roundsChosen: Boolean(env.BENCH_ROUNDS),
     tools: list(env.BENCH_ONLY, ALL_TOOLS, 'tool in BENCH_ONLY'),
     cases: list(env.BENCH_CASES, ALL_CASES, 'case in BENCH_CASES'),
     keep: env.BENCH_KEEP === '1',
