@@ -5,6 +5,7 @@
  * cleanly with exit code 130.
  */
 import assert from 'node:assert/strict';
+import { type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -99,15 +100,7 @@ describe('crash consistency', () => {
     await cli(['init', '--repo', repo]);
     const child = spawnCli(['backup', '--repo', repo, '--quiet', lib]);
     const done = collect(child);
-    let killed = false;
-    while (child.exitCode === null && child.signalCode === null) {
-      if (repoBytes(repo, 'data') >= 0.6 * fullBytes) {
-        child.kill('SIGKILL');
-        killed = true;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const killed = await signalOnceStored(child, repo, 0.6 * fullBytes, 'SIGKILL');
     const r = await done;
     assert.ok(killed && r.signal === 'SIGKILL', `the backup ended before 60% was stored (${r.signal ?? r.code})`);
     const before = repoBytes(repo, 'data');
@@ -136,15 +129,7 @@ describe('crash consistency', () => {
     const done = collect(child);
     // Interrupted once part of the library is stored, rather than after half of a reference run's
     // time: a run faster than the reference (which may have shared the machine) finished first.
-    let sent = false;
-    while (child.exitCode === null && child.signalCode === null) {
-      if (repoBytes(repo, 'data') >= 0.3 * fullBytes) {
-        child.kill('SIGINT');
-        sent = true;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const sent = await signalOnceStored(child, repo, 0.3 * fullBytes, 'SIGINT');
     const r = await done;
     assert.ok(sent, `the backup ended before 30% was stored (exit ${r.code ?? r.signal})`);
     assert.equal(r.code, 130, `exit ${r.code ?? r.signal}\n${r.stderr}`);
@@ -159,3 +144,12 @@ describe('crash consistency', () => {
     await cli(['check', '--repo', repo]);
   });
 });
+
+/** Send `signal` to `child` once `repo` holds `bytes` of data; false if the child ended first. */
+async function signalOnceStored(child: ChildProcess, repo: string, bytes: number, signal: NodeJS.Signals): Promise<boolean> {
+  while (child.exitCode === null && child.signalCode === null) {
+    if (repoBytes(repo, 'data') >= bytes) return child.kill(signal);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return false;
+}
