@@ -5,7 +5,7 @@ import { Scanner } from '../core/scanner.js';
  * A scan of the folders to back up that starts while the repositories open, when the first key
  * derivation starts (pass `onKeyDerivation` to RepoRef or PlanEnv): the scan only stats, and scrypt
  * runs on a thread of its own and leaves the main thread idle. Until `opened()` it scans on the main
- * thread; what is left then goes to worker threads.
+ * thread; what is left then is shared between worker threads and the main thread.
  */
 export class EarlyScan {
   private scan?: Promise<Scanner>;
