@@ -367,13 +367,22 @@ export class Scanner {
     until.then(release, release);
     const left = [...units];
     while (left.length > 0 && !released) {
-      const started = performance.now();
-      this.absorb(scanBatch([left.shift()!], this.fingerprints));
-      this.mainThreadUnits++;
-      if (performance.now() - started > sliceMs) break;
-      await new Promise((r) => setImmediate(r));
+      if (!(await this.unitOnMainThread(left.shift()!, sliceMs))) break;
     }
     return { left, released };
+  }
+
+  /**
+   * Scan one unit here, then let other work run; false (and no pause) if it took longer than
+   * `sliceMs`: the caller then leaves what is left to worker threads.
+   */
+  private async unitOnMainThread(unit: string, sliceMs: number): Promise<boolean> {
+    const started = performance.now();
+    this.absorb(scanBatch([unit], this.fingerprints));
+    this.mainThreadUnits++;
+    if (performance.now() - started > sliceMs) return false;
+    await new Promise((r) => setImmediate(r));
+    return true;
   }
 
   private absorb(r: ScanBatchResult): void {
@@ -416,16 +425,11 @@ export class Scanner {
     const onMain = async (sliceMs: number) => {
       for (let batch = batches.shift(); batch !== undefined; batch = batches.shift()) {
         while (batch.length > 0) {
-          const started = performance.now();
-          this.absorb(scanBatch([batch.shift()!], this.fingerprints));
-          this.mainThreadUnits++;
-          if (performance.now() - started > sliceMs) {
-            if (batch.length > 0) batches.unshift(batch);
-            // The workers may have stopped, finding nothing left while this unit ran.
-            if (batches.length > 0 && running === 0) await one();
-            return;
-          }
-          await new Promise((r) => setImmediate(r));
+          if (await this.unitOnMainThread(batch.shift()!, sliceMs)) continue;
+          if (batch.length > 0) batches.unshift(batch);
+          // The workers may have stopped, finding nothing left while this unit ran.
+          if (batches.length > 0 && running === 0) await one();
+          return;
         }
       }
     };
