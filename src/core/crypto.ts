@@ -13,6 +13,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { poly1305 } from '@noble/ciphers/_poly1305.js';
 import { CorruptError } from './errors.js';
+import { collectAfter } from '../util/heap-settings.js';
 
 type Sodium = (typeof import('libsodium-wrappers-sumo'))['default'];
 
@@ -63,6 +64,7 @@ const aesPiece = 32 * 1024;
 /** AES-256-CTR of `input` into `out` at `offset`, without large temporary buffers. */
 function ctrInto(cipher: ReturnType<typeof createCipheriv>, input: Uint8Array, out: Uint8Array, offset: number): void {
   for (let off = 0; off < input.length; off += aesPiece) out.set(cipher.update(input.subarray(off, off + aesPiece)), offset + off);
+  collectAfter(input.length);
 }
 
 /**

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { applyHeapSettings } from './heap-settings.js';
+
+it('gives worker threads gc(), and collectAfter collects there once 16 MiB of garbage is counted', async () => {
+  applyHeapSettings();
+  // The worker counts its collections by wrapping the gc() it was given.
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    (async () => {
+      const exposed = typeof globalThis.gc;
+      const calls = [];
+      const real = globalThis.gc;
+      globalThis.gc = (o) => { calls.push(o); real(o); };
+      const { collectAfter } = await import(workerData);
+      const after = [];
+      for (const mib of [10, 5, 1, 1, 15, 1]) {
+        collectAfter(mib * 1024 * 1024);
+        after.push(calls.length);
+      }
+      parentPort.postMessage({ exposed, after, calls });
+    })();
+  `;
+  const w = new Worker(code, { eval: true, workerData: new URL('./heap-settings.js', import.meta.url).href });
+  const got = await new Promise<{ exposed: string; after: number[]; calls: unknown[] }>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  await w.terminate();
+  assert.equal(got.exposed, 'function');
+  // 10, 15, 16 (collect), 1, 16 (collect), 1
+  assert.deepEqual(got.after, [0, 0, 1, 1, 2, 2]);
+  // A major collection only: gc() without it also drops compiled code.
+  assert.deepEqual(got.calls, [{ type: 'major' }, { type: 'major' }]);
+});
