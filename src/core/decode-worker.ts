@@ -7,10 +7,13 @@ import { loadZstd } from './compress.js';
 import { useFastMac, type MasterKey } from './crypto.js';
 import { hashID } from './hash.js';
 import type { DecodeReply, DecodeRequest } from './decode-pool.js';
+import { raiseMallocTrimThreshold } from '../util/heap-settings.js';
 
 // Restores and checks decompress every compressed blob: the WebAssembly decoder, from the start.
 await loadZstd();
 await useFastMac();
+// Before the first blob: decrypting drops buffers in bulk (see there).
+raiseMallocTrimThreshold();
 
 const { key, window } = workerData as { key: MasterKey; window: number };
 const port = parentPort!;
