@@ -1,7 +1,10 @@
 /** Use-cases that read without changing anything: list snapshots, list files of a snapshot, check. */
+import { type Backend } from '../backend/backend.js';
 import { check, type CheckOptions, type CheckResult } from '../core/checker.js';
 import { type ID } from '../core/hash.js';
+import { type KeyDerivation } from '../core/keys.js';
 import { acquireLock } from '../core/lock.js';
+import { prehashPacks, type Prehash } from '../core/pack-prehash.js';
 import { type Repository } from '../core/repository.js';
 import { matches, newestFirst, type SnapshotFilter, type StoredSnapshot } from '../core/snapshot.js';
 import { type TreeNode } from '../core/tree.js';
@@ -29,6 +32,43 @@ export async function* listFiles(repo: Repository, snapshot: StoredSnapshot, sub
     }
   }
   yield* walk(start, clean);
+}
+
+/**
+ * One check of one repository, from before it opens: how its key is derived and what the main
+ * thread does meanwhile. Reading all the data, the key is derived on one core (32 MiB) while the
+ * main thread hashes local pack files (see prehashPacks), which the check then need not hash
+ * again. Reading a share of the packs, which are chosen only once the index is read, the key is
+ * derived on two cores (see KeyDerivation). Pass keyDerivation and onKeyDerivation to the opening;
+ * close() whether or not the repository opened.
+ */
+export class CheckRun {
+  private prehash?: Prehash;
+
+  constructor(private readonly opts: CheckOptions) {}
+
+  private get readsAll(): boolean {
+    return Boolean(this.opts.readData) && this.opts.readDataSubset === undefined;
+  }
+
+  get keyDerivation(): KeyDerivation {
+    return this.opts.readDataSubset !== undefined ? 'fast' : 'lean';
+  }
+
+  readonly onKeyDerivation = (backend: Backend): void => {
+    // Just after the derivation has been set going (as EarlyScan).
+    queueMicrotask(() => {
+      if (this.readsAll) this.prehash ??= prehashPacks(backend);
+    });
+  };
+
+  async run(repo: Repository): Promise<CheckResult> {
+    return runCheck(repo, { ...this.opts, verifiedPacks: await this.prehash?.stop() });
+  }
+
+  async close(): Promise<void> {
+    await this.prehash?.stop();
+  }
 }
 
 export async function runCheck(repo: Repository, opts: CheckOptions): Promise<CheckResult> {

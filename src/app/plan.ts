@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { type Backend } from '../backend/backend.js';
 import { openBackend } from '../backend/open.js';
 import { KeepsakeError } from '../core/errors.js';
 import { type KeyDerivation } from '../core/keys.js';
@@ -33,8 +34,8 @@ export interface PlanEnv {
   onRetry?: (msg: string) => void;
   /** How to open destinations' keys (default 'lean'): see KeyDerivation. */
   keyDerivation?: KeyDerivation;
-  /** Called when a destination's key derivation has started (see openKeyFile). */
-  onKeyDerivation?: () => void;
+  /** Called when a destination's key derivation has started (see openKeyFile), with its backend. */
+  onKeyDerivation?: (backend: Backend) => void;
 }
 
 /** Open a destination's repository (with its local cache); the caller closes `repo.backend`. */

@@ -12,8 +12,8 @@ export interface RepoRef {
   onRetry?: (msg: string) => void;
   /** How to open the key (default 'lean'): see KeyDerivation. */
   keyDerivation?: KeyDerivation;
-  /** Called when the key derivation has started (see openKeyFile). */
-  onKeyDerivation?: () => void;
+  /** Called when the key derivation has started (see openKeyFile), with the backend. */
+  onKeyDerivation?: (backend: Backend) => void;
 }
 
 export async function withBackend<T>(ref: RepoRef, fn: (b: Backend) => Promise<T>): Promise<T> {

@@ -4,7 +4,7 @@
  */
 import { type CheckOptions, type CheckResult } from '../core/checker.js';
 import { type Plan } from '../plan/config.js';
-import { runCheck } from './browse.js';
+import { CheckRun } from './browse.js';
 import { isUnplugged, localFolder, withDestination, type PlanEnv } from './plan.js';
 import { openLedger } from './status.js';
 
@@ -38,12 +38,15 @@ export async function verifyPlan(plan: Plan, penv: PlanEnv, opts: CheckOptions, 
       out.push({ destination: d.name, status: 'skipped', message: `${d.repository} is not there (drive unplugged?); plug it in to verify it` });
       continue;
     }
+    const run = new CheckRun(opts);
     try {
-      const result = await withDestination(d, penv, (repo) => runCheck(repo, opts));
+      const result = await withDestination(d, { ...penv, keyDerivation: run.keyDerivation, onKeyDerivation: run.onKeyDerivation }, (repo) => run.run(repo));
       if (result.ok && (opts.readData || opts.readDataSubset !== undefined)) recordVerified(penv.env, [d.name], nowMs());
       out.push({ destination: d.name, status: 'checked', result });
     } catch (err) {
       out.push({ destination: d.name, status: 'failed', message: (err as Error).message });
+    } finally {
+      await run.close();
     }
   }
   return out;

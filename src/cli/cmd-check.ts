@@ -1,6 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { type CheckResult } from '../core/checker.js';
-import { type KeyDerivation } from '../core/keys.js';
 import { context, type Ctx } from './context.js';
 import { ExitCode } from './exit.js';
 import { bytes, count } from './format.js';
@@ -20,9 +19,6 @@ interface CheckFlags {
 
 const readsData = (opts: CheckFlags): boolean => Boolean(opts.readData) || opts.readDataSubset !== undefined;
 
-/** Reading data starts decode workers, which take more memory than the fast key derivation. */
-const keyDerivationFor = (opts: CheckFlags): KeyDerivation => (readsData(opts) ? 'fast' : 'lean');
-
 export function registerCheck(program: Command): void {
   program
     .command('check')
@@ -40,8 +36,14 @@ Exit code 4 means damage was found (7: a plan destination could not be checked).
       const location = cmd.optsWithGlobals<{ repo?: string }>().repo ?? process.env.KEEPSAKE_REPOSITORY;
       if (!location) return checkPlan(cmd, ctx, opts);
       const { withRepository } = await import('../app/repo.js');
-      const { runCheck } = await import('../app/browse.js');
-      const r = await withRepository({ ...(await ctx.ref()), keyDerivation: keyDerivationFor(opts) }, (repo) => runCheck(repo, opts));
+      const { CheckRun } = await import('../app/browse.js');
+      const run = new CheckRun(opts);
+      let r: CheckResult;
+      try {
+        r = await withRepository({ ...(await ctx.ref()), keyDerivation: run.keyDerivation, onKeyDerivation: run.onKeyDerivation }, (repo) => run.run(repo));
+      } finally {
+        await run.close();
+      }
       report(ctx, r);
       if (r.ok && readsData(opts)) {
         const { loadPlan } = await import('../plan/config.js');
@@ -58,7 +60,7 @@ async function checkPlan(cmd: Command, ctx: Ctx, opts: CheckFlags): Promise<void
   const { loadPlan } = await import('../plan/config.js');
   const { verifyPlan } = await import('../app/verify.js');
   const plan = await loadPlan(planFile(cmd), { required: true });
-  const results = await verifyPlan(plan, { ...planEnv(ctx.quiet), keyDerivation: keyDerivationFor(opts) }, opts, Date.now);
+  const results = await verifyPlan(plan, planEnv(ctx.quiet), opts, Date.now);
   if (ctx.json) ctx.emitJson({ message_type: 'plan_check', destinations: results });
   for (const r of results) {
     if (r.status !== 'checked') {

@@ -18,6 +18,11 @@ export interface CheckOptions {
   /** Read only this share (0–1] of packs, chosen at random. */
   readDataSubset?: number;
   onProgress?: (p: { phase: string; done: number; total: number }) => void;
+  /**
+   * Packs already read whole and found to hash to their name, with their sizes (see prehashPacks):
+   * read from a local file, they are not hashed again, only checked to be that size.
+   */
+  verifiedPacks?: ReadonlyMap<ID, number>;
 }
 
 export interface CheckProblem {
@@ -100,7 +105,7 @@ async function checkWith(repo: Repository, opts: CheckOptions, problems: CheckPr
   if (pool) {
     let n = 0;
     await mapLimit([...readFully], Math.max(2, repo.backend.connections), async (pack) => {
-      const r = await readPack(repo, pool, pack, packs.get(pack)!);
+      const r = await readPack(repo, pool, pack, packs.get(pack)!, opts.verifiedPacks?.get(pack));
       progress({ phase: 'read-data', done: ++n, total: readFully.size });
       packsRead++;
       bytesRead += r.bytes;
@@ -162,16 +167,19 @@ function sample<T>(items: T[], share: number): T[] {
   return copy.slice(0, Math.min(want, copy.length));
 }
 
-async function readPack(repo: Repository, pool: DecodePool, pack: ID, blobs: PackedBlob[]): Promise<{ bytes: number; problems: CheckProblem[]; bad: ID[] }> {
+async function readPack(repo: Repository, pool: DecodePool, pack: ID, blobs: PackedBlob[], verifiedSize?: number): Promise<{ bytes: number; problems: CheckProblem[]; bad: ID[] }> {
   const problems: CheckProblem[] = [];
   const bad: ID[] = [];
   const h = { type: 'pack', name: pack } as const;
   const markBad = () => blobs.forEach((b) => bad.push(b.id));
   // On a local disk the worker reads the pack itself, and the header is read here apart (two small reads).
   const file = repo.backend.localFile?.(h);
-  let r = file === undefined ? undefined : await pool.decodeFile(file, 0, 0, blobs, pack);
+  let r = file === undefined ? undefined : await pool.decodeFile(file, 0, 0, blobs, verifiedSize === undefined ? pack : undefined);
+  let hashOk: boolean | undefined;
   if (r && !r.readFailed) {
     const size = r.size;
+    // A pack hashed before is the same file still if it is the same size: packs are written once.
+    hashOk = verifiedSize === undefined ? r.packHashOk : size === verifiedSize;
     await checkHeader(pack, blobs, () => readHeader(repo, pack, size), problems, markBad);
   } else {
     let data: Uint8Array;
@@ -187,9 +195,10 @@ async function readPack(repo: Repository, pool: DecodePool, pack: ID, blobs: Pac
       return header;
     }, problems, markBad);
     r = await pool.decode(data, 0, blobs, pack);
+    hashOk = r.packHashOk;
   }
   const bytes = r.size;
-  if (!r.packHashOk) {
+  if (!hashOk) {
     problems.push({ kind: 'damaged-pack', pack, message: `pack ${pack.slice(0, 8)}: content does not match its name (${bytes} bytes)` });
   }
   blobs.forEach((b, i) => {

@@ -115,7 +115,8 @@ const derivations = new Semaphore(Math.max(1, Math.min(os.availableParallelism()
  * How opening a key may use the machine. 'lean': one core and 128·N·r bytes (32 MiB), as restic
  * does. 'fast': scrypt's lanes spread over two cores, two lanes interleaved on each, four times the
  * memory (128 MiB) for ~0.3 s instead of ~0.5 (p=10, N=2^15, r=8: 310-330 vs 520-590 ms here).
- * The process then peaks at ~205 MiB. Restore and check --read-data use it: their decode workers
+ * The process then peaks at ~205 MiB. Restore and check --read-data-subset use it (a full
+ * check --read-data hashes packs on the main thread instead: see CheckRun): their decode workers
  * and plan take about that much or more on any sizable restore (to tmpfs, fast vs lean: 1.92 GiB
  * 220-234 vs 232-242 MiB, 1.82 vs 1.93 s; 58,833 small photos 206-218 vs 227-243 MiB; 170 MiB:
  * 191 -> 205), and for one photo the user waits 0.63 s instead of 0.82 while the peak goes from

@@ -90,9 +90,9 @@ export class Repository {
 
   /**
    * `how`: see KeyDerivation ('fast' spends more memory on opening the key, for less time).
-   * `onDerive`: see openKeyFile.
+   * `onDerive`: see openKeyFile; it is given the backend, which can be read meanwhile.
    */
-  static async open(backend: Backend, password: string, how: KeyDerivation = 'lean', onDerive?: () => void): Promise<Repository> {
+  static async open(backend: Backend, password: string, how: KeyDerivation = 'lean', onDerive?: (backend: Backend) => void): Promise<Repository> {
     let configRaw: Uint8Array;
     try {
       configRaw = await backend.load({ type: 'config', name: '' }, 0, 0);
@@ -316,7 +316,7 @@ export class Repository {
   }
 }
 
-async function findKey(backend: Backend, password: string, how: KeyDerivation, onDerive?: () => void): Promise<{ key: MasterKey; keyId: ID; kdf: KdfParams }> {
+async function findKey(backend: Backend, password: string, how: KeyDerivation, onDerive?: (backend: Backend) => void): Promise<{ key: MasterKey; keyId: ID; kdf: KdfParams }> {
   const ids: string[] = [];
   for await (const f of backend.list('key')) ids.push(f.name);
   for (const id of ids.slice(0, maxKeysTried)) {
@@ -328,7 +328,7 @@ async function findKey(backend: Backend, password: string, how: KeyDerivation, o
       if (err instanceof BackendError) throw err;
       continue; // a damaged key file must not hide the good ones
     }
-    const key = await openKeyFile(kf, password, how, onDerive);
+    const key = await openKeyFile(kf, password, how, onDerive && (() => onDerive(backend)));
     if (key) return { key, keyId: id, kdf: { N: kf.N, r: kf.r, p: kf.p } };
   }
   throw new KeepsakeError('wrong-password', `wrong password, or no key found in ${backend.location}`, {
