@@ -68,8 +68,8 @@ export function collectAfter(bytes: number): void {
  * heap keeps more between collections: peak 205-238 MiB against 205-226 (restore), 205-219 against
  * 205-210 (check). A 4 MiB block ran as fast within the noise, with outliers of 98,000 and 145,000
  * faults in 8 runs of check where 8 MiB had none above 86,000.
- * Not for backups: the chunk workers' 16 MiB packs then stay in the heap, +20 MiB at the peak of a
- * 58,833-file first backup, for no speed. Elsewhere than glibc this allocates and frees an untouched
+ * Not for backups: there the chunk workers' freed buffers then stay in the process, +20 MiB at the
+ * peak of a 58,833-file first backup, for no speed. Elsewhere than glibc this allocates and frees an untouched
  * block, nothing more.
  */
 export function raiseMallocTrimThreshold(): void {
