@@ -90,6 +90,26 @@ async function checkWith(repo: Repository, opts: CheckOptions, problems: CheckPr
     if (!readFully.has(pack)) await checkHeader(pack, blobs, () => readHeader(repo, pack, size), problems, markPack);
   });
 
+  // Reading the data needs only the index. It runs while this thread walks the snapshots' trees,
+  // which kept the decode workers idle for 1.3 s of a check of 58,833 small photos. Its problems
+  // are reported after the walk's, as before.
+  const dataProblems: CheckProblem[] = [];
+  let packsRead = 0;
+  let bytesRead = 0;
+  let n = 0;
+  const reading = pool
+    ? mapLimit([...readFully], Math.max(2, repo.backend.connections), async (pack) => {
+      const r = await readPack(repo, pool, pack, packs.get(pack)!, opts.verifiedPacks?.get(pack));
+      progress({ phase: 'read-data', done: ++n, total: readFully.size });
+      packsRead++;
+      bytesRead += r.bytes;
+      dataProblems.push(...r.problems);
+      for (const b of r.bad) badBlobs.add(b);
+    })
+    : Promise.resolve();
+  // Awaited after the walk; should the walk fail first, its failure is the one reported.
+  reading.catch(() => undefined);
+
   const snaps: StoredSnapshot[] = [];
   for (const id of await repo.list('snapshot')) {
     try {
@@ -99,20 +119,8 @@ async function checkWith(repo: Repository, opts: CheckOptions, problems: CheckPr
     }
   }
   await walkTrees(repo, snaps, problems, badBlobs);
-
-  let packsRead = 0;
-  let bytesRead = 0;
-  if (pool) {
-    let n = 0;
-    await mapLimit([...readFully], Math.max(2, repo.backend.connections), async (pack) => {
-      const r = await readPack(repo, pool, pack, packs.get(pack)!, opts.verifiedPacks?.get(pack));
-      progress({ phase: 'read-data', done: ++n, total: readFully.size });
-      packsRead++;
-      bytesRead += r.bytes;
-      problems.push(...r.problems);
-      for (const b of r.bad) badBlobs.add(b);
-    });
-  }
+  await reading;
+  problems.push(...dataProblems);
 
   const affected = badBlobs.size > 0 ? await findAffected(repo, snaps, badBlobs) : [];
   return {
@@ -215,6 +223,9 @@ async function walkTrees(repo: Repository, snaps: StoredSnapshot[], problems: Ch
   const seen = new Set<ID>();
   const queue: { tree: ID; path: string }[] = snaps.map((s) => ({ tree: s.tree, path: '' }));
   while (queue.length > 0) {
+    // Trees of packs already read decode without waiting for anything, so nothing else would run
+    // until the walk ends: let the decode workers' replies in between batches (see checkWith).
+    await new Promise((resolve) => setImmediate(resolve));
     const batch = queue.splice(0, 64).filter((t) => !seen.has(t.tree) && (seen.add(t.tree), true));
     await mapLimit(batch, repo.backend.connections, async ({ tree, path }) => {
       if (!repo.index.has(tree)) {
