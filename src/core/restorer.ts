@@ -12,7 +12,7 @@ import { chmodSync, closeSync, constants as fsc, lchownSync, lstatSync, lutimesS
 import path from 'node:path';
 import { KeepsakeError } from './errors.js';
 import { posixPerm } from './fs-node.js';
-import { parseTime } from './gojson.js';
+import { parseTimeParts } from './gojson.js';
 import { hashID, type ID } from './hash.js';
 import { mapLimit } from './concurrency.js';
 import { plainLength } from './blob.js';
@@ -57,10 +57,8 @@ export interface RestoreSummary {
  */
 function utimeSeconds(t: string): number {
   try {
-    const ns = parseTime(t);
-    const sec = ns / 1_000_000_000n;
-    const us = (ns - sec * 1_000_000_000n) / 1000n;
-    return Number(sec) + (Number(us) + 0.5) / 1e6;
+    const { sec, nsec } = parseTimeParts(t);
+    return sec + (Math.floor(nsec / 1000) + 0.5) / 1e6;
   } catch {
     return NaN;
   }
