@@ -269,7 +269,8 @@ function decodeNode(v: unknown, at: string): TreeNode {
 export function decodeTree(bytes: Uint8Array): TreeNode[] {
   let raw: unknown;
   try {
-    raw = parseJson(Buffer.from(bytes).toString('utf8'));
+    // A view, not a copy: a restore or check decodes every tree of the snapshot.
+    raw = parseJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
   } catch {
     throw new CorruptError('tree is not valid JSON');
   }
