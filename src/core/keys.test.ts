@@ -5,11 +5,11 @@ import { MemoryBackend } from '../backend/memory.js';
 import { calibrateKdf, kdfBudgetMs, minimumKdf, parseKeyFile, type KdfParams } from './keys.js';
 import { Repository } from './repository.js';
 
-/** A stand-in clock: calibration times p=1 twice, then p=2 twice, and each "takes" the next of `ms`. */
+/** A stand-in clock: calibration times p=1 twice, then p=4 twice, and each "takes" the next of `ms`. */
 function timings(...ms: number[]): (p: KdfParams) => Promise<number> {
-  const ps = [1, 1, 2, 2];
+  const ps = [1, 1, 4, 4];
   return async (p) => {
-    assert.deepEqual(p, { N: minimumKdf.N, r: minimumKdf.r, p: ps.shift() }, 'calibration times p=1 twice, then p=2 twice, at the minimum memory');
+    assert.deepEqual(p, { N: minimumKdf.N, r: minimumKdf.r, p: ps.shift() }, 'calibration times p=1 twice, then p=4 twice, at the minimum memory');
     const next = ms.shift();
     assert.ok(next !== undefined, 'more timings taken than given');
     return next;
@@ -18,31 +18,34 @@ function timings(...ms: number[]): (p: KdfParams) => Promise<number> {
 
 it('calibration raises p until a derivation fills the time budget, as restic does', async () => {
   // ~44 ms per lane and nothing else: restic picks p=11 on such a machine.
-  assert.deepEqual(await calibrateKdf(500, timings(44, 45, 88, 89)), { N: 32768, r: 8, p: 11 });
-  assert.deepEqual(await calibrateKdf(500, timings(100, 100, 200, 200)), { N: 32768, r: 8, p: 5 });
+  assert.deepEqual(await calibrateKdf(500, timings(44, 45, 176, 177)), { N: 32768, r: 8, p: 11 });
+  assert.deepEqual(await calibrateKdf(500, timings(100, 100, 400, 400)), { N: 32768, r: 8, p: 5 });
 });
 
 it('calibration pays the fixed part of a derivation once, not once per lane', async () => {
-  // Node's scrypt here: 47 ms per lane plus 12 ms per derivation. 10 lanes fit (482 ms); dividing
-  // 500 by p=1's 59 ms would give 8.
-  assert.deepEqual(await calibrateKdf(500, timings(59, 60, 106, 107)), { N: 32768, r: 8, p: 10 });
+  // 47 ms per lane plus 12 ms per derivation: 10 lanes fit (482 ms); dividing 500 by p=1's 59 ms
+  // would give 8.
+  assert.deepEqual(await calibrateKdf(500, timings(59, 60, 200, 201)), { N: 32768, r: 8, p: 10 });
+  // Where page faults are slow: 65 ms per lane and 100 ms to first touch the 32 MiB. p=6 opens in
+  // 490 ms.
+  assert.deepEqual(await calibrateKdf(500, timings(165, 170, 360, 375)), { N: 32768, r: 8, p: 6 });
 });
 
 it('calibration uses the faster of two timings, so a busy moment does not weaken the key', async () => {
-  assert.deepEqual(await calibrateKdf(500, timings(250, 59, 106, 300)), { N: 32768, r: 8, p: 10 });
-  assert.deepEqual(await calibrateKdf(500, timings(59, 250, 300, 106)), { N: 32768, r: 8, p: 10 });
+  assert.deepEqual(await calibrateKdf(500, timings(250, 59, 200, 300)), { N: 32768, r: 8, p: 10 });
+  assert.deepEqual(await calibrateKdf(500, timings(59, 250, 300, 200)), { N: 32768, r: 8, p: 10 });
 });
 
 it('calibration falls back to p=1\'s time per lane when the two timings make no sense', async () => {
-  // p=2 faster than p=1, or more than twice as slow: a noisy clock, not a fixed cost.
+  // p=4 faster than p=1, or more than four times as slow: a noisy clock, not a fixed cost.
   assert.deepEqual(await calibrateKdf(500, timings(60, 60, 55, 55)), { N: 32768, r: 8, p: 8 });
-  assert.deepEqual(await calibrateKdf(500, timings(50, 50, 200, 200)), { N: 32768, r: 8, p: 10 });
+  assert.deepEqual(await calibrateKdf(500, timings(50, 50, 260, 260)), { N: 32768, r: 8, p: 10 });
 });
 
 it('calibration never goes below the minimum (OWASP\'s for scrypt at 32 MiB), nor to absurd p on a clock that reads zero', async () => {
   assert.deepEqual(minimumKdf, { N: 32768, r: 8, p: 3 });
-  assert.deepEqual(await calibrateKdf(500, timings(200, 180, 380, 400)), minimumKdf);
-  assert.deepEqual(await calibrateKdf(500, timings(900, 800, 1700, 1600)), minimumKdf);
+  assert.deepEqual(await calibrateKdf(500, timings(200, 180, 720, 800)), minimumKdf);
+  assert.deepEqual(await calibrateKdf(500, timings(900, 800, 3300, 3200)), minimumKdf);
   const fast = await calibrateKdf(500, timings(0, 0, 0, 0));
   assert.equal(fast.p, 128);
   assert.equal(fast.N, minimumKdf.N);

@@ -51,17 +51,20 @@ export const kdfBudgetMs = 500;
  * passwords then pays about as much per guess as against a key restic made. Opening the repository
  * pays it too, once per command.
  *
- * p=1 and p=2 are each timed twice and the faster kept (a machine busy at that moment would
- * otherwise give a weaker key). Their difference is the cost of one lane (~47 ms here); the rest of
- * a derivation is a fixed ~12 ms (Node's scrypt allocates and first touches its 32 MiB each time),
- * paid once, not p times: dividing the budget by p=1's time alone gave p=8 where 10 fits.
+ * p=1 and p=4 are each timed twice and the faster kept (a machine busy at that moment would
+ * otherwise give a weaker key). A third of their difference is the cost of one lane (~65 ms here);
+ * the rest of a derivation is a fixed ~100-150 ms (Node's scrypt allocates and first touches its 32
+ * MiB each time), paid once, not p times. p=1 against p=2 told the lane apart from that fixed part
+ * too noisily where page faults are slow: seven keys made in a row on one VM got p=4 to p=13, and
+ * p=13 took 930 ms to open. Three lanes of difference gave p=4 to 6 there, opening in 436-525 ms.
  */
 export async function calibrateKdf(budgetMs = kdfBudgetMs, timeOne: (p: KdfParams) => Promise<number> = timeDerivation): Promise<KdfParams> {
   const fastest = async (p: number) => Math.min(await timeOne({ ...scryptCost, p }), await timeOne({ ...scryptCost, p }));
   const one = await fastest(1);
-  const two = await fastest(2);
+  const four = await fastest(4);
   // A noisy clock can make the difference meaningless: then one derivation's time is the lane's.
-  const lane = two - one > 0 && two - one <= one ? two - one : one;
+  const threeLanes = four - one;
+  const lane = threeLanes > 0 && threeLanes <= 3 * one ? threeLanes / 3 : one;
   const p = Math.floor((budgetMs - (one - lane)) / Math.max(lane, 1e-3));
   return { ...scryptCost, p: Math.max(minimumKdf.p, Math.min(p, maxCalibratedP)) };
 }
