@@ -1,6 +1,8 @@
 /** Use-case: restore a snapshot, a folder of it, or files matching patterns, into a target folder. */
+import { DecodePool } from '../core/decode-pool.js';
 import { KeepsakeError } from '../core/errors.js';
 import { type ID } from '../core/hash.js';
+import { type KeyDerivation } from '../core/keys.js';
 import { acquireLock } from '../core/lock.js';
 import { type Repository } from '../core/repository.js';
 import { Restorer, type RestoreProgress, type RestoreSummary } from '../core/restorer.js';
@@ -15,6 +17,8 @@ export interface RestoreRequest {
   host?: string;
   onProgress?: (p: RestoreProgress) => void;
   onWarning?: (path: string, message: string) => void;
+  /** Decode workers already started (see RestoreRun). */
+  pool?: DecodePool;
 }
 
 export interface RestoreOutcome extends RestoreSummary {
@@ -56,10 +60,39 @@ export async function runRestore(repo: Repository, req: RestoreRequest): Promise
       overwrite: req.overwrite,
       onProgress: req.onProgress,
       onWarning: req.onWarning,
+      pool: req.pool,
     }).run();
     await lock.ready;
     return { ...summary, snapshot: snap.id, subpath: subpath || '/' };
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * One restore, from before the repository opens: the key is derived on one core (32 MiB) while the
+ * decode workers load on the other, instead of on two cores (128 MiB) with the workers started
+ * after. Pass keyDerivation and onKeyDerivation to the opening; close() whether or not it opened.
+ */
+export class RestoreRun {
+  private pool?: DecodePool;
+  readonly keyDerivation: KeyDerivation = 'lean';
+
+  /** Whether the decode workers are loading already (the key's derivation has started). */
+  get started(): boolean {
+    return this.pool !== undefined;
+  }
+
+  readonly onKeyDerivation = (): void => {
+    // Once per opening, though a repository with several keys may derive more than once.
+    this.pool ??= new DecodePool();
+  };
+
+  run(repo: Repository, req: RestoreRequest): Promise<RestoreOutcome> {
+    return runRestore(repo, { ...req, pool: this.pool });
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 }

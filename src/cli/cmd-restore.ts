@@ -1,4 +1,5 @@
 import { type Command } from 'commander';
+import type { RestoreOutcome } from '../app/restore.js';
 import { context } from './context.js';
 import { ExitCode } from './exit.js';
 import { bytes, count, duration } from './format.js';
@@ -32,20 +33,25 @@ Examples:
       const progress = new ProgressLine('restore', !ctx.json && !ctx.quiet);
       const started = Date.now();
       const { withRepository } = await import('../app/repo.js');
-      const { runRestore } = await import('../app/restore.js');
-      // The decode workers take more memory than the fast key derivation: see KeyDerivation.
-      const r = await withRepository({ ...(await ctx.ref()), keyDerivation: 'fast' }, (repo) => runRestore(repo, {
-        snapshot,
-        target: opts.target,
-        include: opts.include,
-        overwrite: opts.overwrite,
-        host: opts.host,
-        onProgress: (p) => progress.update({ ...p, totalsFinal: true }),
-        onWarning: (p, m) => {
-          progress.done();
-          ctx.note(`warning: ${p}: ${m}`);
-        },
-      }));
+      const { RestoreRun } = await import('../app/restore.js');
+      const run = new RestoreRun();
+      let r: RestoreOutcome;
+      try {
+        r = await withRepository({ ...(await ctx.ref()), keyDerivation: run.keyDerivation, onKeyDerivation: run.onKeyDerivation }, (repo) => run.run(repo, {
+          snapshot,
+          target: opts.target,
+          include: opts.include,
+          overwrite: opts.overwrite,
+          host: opts.host,
+          onProgress: (p) => progress.update({ ...p, totalsFinal: true }),
+          onWarning: (p, m) => {
+            progress.done();
+            ctx.note(`warning: ${p}: ${m}`);
+          },
+        }));
+      } finally {
+        await run.close();
+      }
       progress.done();
       const secs = (Date.now() - started) / 1000;
       if (ctx.json) {

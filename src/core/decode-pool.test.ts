@@ -75,7 +75,7 @@ it('on a local disk, restore and check read the packs in the workers, not throug
 });
 
 /** A data pack of several blobs in a fresh local repository, and a pool of `workers` to read it with. */
-async function withPack(workers: number, fn: (t: { backend: CountingLocal; pool: DecodePool; pack: string; blobs: DecodeBlob[]; file: string }) => Promise<void>, window?: number): Promise<void> {
+async function withPack(workers: number, fn: (t: { backend: CountingLocal; repo: Repository; pool: DecodePool; pack: string; blobs: DecodeBlob[]; file: string }) => Promise<void>, window?: number): Promise<void> {
   const { root, backend, repo } = await setUp();
   const pool = new DecodePool(repo.key, workers, window);
   try {
@@ -89,7 +89,7 @@ async function withPack(workers: number, fn: (t: { backend: CountingLocal; pool:
     }
     const [pack, blobs] = [...packs].find(([, l]) => l.length >= 2)!;
     blobs.sort((a, b) => a.offset - b.offset);
-    await fn({ backend, pool, pack, blobs, file: backend.localFile({ type: 'pack', name: pack }) });
+    await fn({ backend, repo, pool, pack, blobs, file: backend.localFile({ type: 'pack', name: pack }) });
   } finally {
     await pool.close();
     await rm(root, { recursive: true, force: true });
@@ -121,6 +121,20 @@ it('a worker reading a pack gives what decoding its loaded bytes gives; damage i
     await truncate(`${file}.damaged`, b.offset + 10);
     assert.equal((await pool.decodeFile(`${file}.damaged`, b.offset, b.length, [b])).readFailed, true);
     assert.equal((await pool.decodeFile(`${file}.missing`, 0, 0, blobs, pack)).readFailed, true);
+  });
+});
+
+it('a pool started before the key is known refuses work until it is given the key, then verifies', async () => {
+  await withPack(1, async ({ repo, pack, blobs, file }) => {
+    const early = new DecodePool(undefined, 1);
+    try {
+      await assert.rejects(early.decodeFile(file, 0, 0, blobs, pack), /given no key/);
+      early.useKey(repo.key);
+      const r = await early.decodeFile(file, 0, 0, blobs, pack);
+      assert.deepEqual([r.packHashOk, r.errors], [true, blobs.map(() => null)]);
+    } finally {
+      await early.close();
+    }
   });
 });
 

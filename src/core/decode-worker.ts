@@ -6,7 +6,7 @@ import { decodeBlob } from './blob.js';
 import { loadZstd } from './compress.js';
 import { useFastMac, type MasterKey } from './crypto.js';
 import { hashID } from './hash.js';
-import type { DecodeReply, DecodeRequest } from './decode-pool.js';
+import type { DecodeReply, DecodeRequest, KeyMessage } from './decode-pool.js';
 import { raiseMallocTrimThreshold } from '../util/heap-settings.js';
 
 // Restores and checks decompress every compressed blob: the WebAssembly decoder, from the start.
@@ -15,7 +15,9 @@ await useFastMac();
 // Before the first blob: decrypting drops buffers in bulk (see there).
 raiseMallocTrimThreshold();
 
-const { key, window } = workerData as { key: MasterKey; window: number };
+const { window } = workerData as { window: number };
+// The master key comes in the first message: the pool may start before it is derived.
+let key: MasterKey | undefined;
 const port = parentPort!;
 // Plaintext of one blob at a time (written out before the next is decoded); grows to the largest.
 let scratch = Buffer.allocUnsafe(0);
@@ -106,7 +108,11 @@ function writeAt(file: string, data: Uint8Array, position: number): void {
   }
 }
 
-port.on('message', (m: DecodeRequest) => {
+port.on('message', (m: DecodeRequest | KeyMessage) => {
+  if ('key' in m) {
+    key = m.key;
+    return;
+  }
   const bytes = m.file === undefined ? new Uint8Array(m.data!, m.offset, m.length) : undefined;
   const pack = m.file === undefined ? undefined : openPack(m.file, m.base, m.length, m.packId !== undefined);
   try {
@@ -134,7 +140,7 @@ function decodeAll(m: DecodeRequest, get: (at: number, length: number) => Uint8A
       if (readFailed()) break;
       if (!raw) throw new Error('lies past the end of the pack');
       if (scratch.length < b.length) scratch = Buffer.allocUnsafe(Math.max(b.length, 1024 * 1024));
-      plain = decodeBlob(key, b.id, raw, b.uncompressedLength, scratch);
+      plain = decodeBlob(key!, b.id, raw, b.uncompressedLength, scratch);
     } catch (err) {
       errors[i] = (err as Error).message;
       continue;

@@ -117,18 +117,14 @@ const derivations = new Semaphore(Math.max(1, Math.min(os.availableParallelism()
 /**
  * How opening a key may use the machine. 'lean': one core and 128·N·r bytes (32 MiB), as restic
  * does. 'fast': scrypt's lanes spread over two cores, two lanes interleaved on each, four times the
- * memory (128 MiB) for ~0.3 s instead of ~0.5 (p=10, N=2^15, r=8: 310-330 vs 520-590 ms here).
- * The process then peaks at ~205 MiB. Restore and check --read-data-subset use it (a full
- * check --read-data hashes packs on the main thread instead: see CheckRun): their decode workers
- * and plan take about that much or more on any sizable restore (to tmpfs, fast vs lean: 1.92 GiB
- * 220-234 vs 232-242 MiB, 1.82 vs 1.93 s; 58,833 small photos 206-218 vs 227-243 MiB; 170 MiB:
- * 191 -> 205), and for one photo the user waits 0.63 s instead of 0.82 while the peak goes from
- * 90 to 205 MiB for those 0.3 s. A backup, often the only thing a small NAS does at night and
- * mostly finding little changed, keeps the lean one, which is its peak (58k files: 88 MiB; it would
- * be 205). Since the decode workers collect the cipher's dropped buffers (collectAfter), a restore's
- * own peak is lower, and 'fast' is what sets it: 1.92 GiB to tmpfs, fast vs lean 205-210 vs 192-195
- * MiB in the same time, measured on a VM where page faults are slow and 'fast' takes 506-558 ms
- * against 466-482 (p=6). Kept, for the time it saves where faults are cheap.
+ * memory (128 MiB) for ~0.3 s instead of ~0.5 (p=10, N=2^15, r=8: 310-330 vs 520-590 ms on a VM
+ * where page faults are cheap). Where they are slow (~12 µs each), its 128 MiB cost ~32,000 faults
+ * and it was no faster: p=4, 1.92 GiB restored to tmpfs, fast 3.64 s against lean 3.44 (medians
+ * of 6). Only check --read-data-subset uses it, whose packs are chosen once the index is read. A
+ * restore derives the lean way while its decode workers load on the other core (RestoreRun); a
+ * full check --read-data hashes packs meanwhile (CheckRun); a backup, often the only thing a small
+ * NAS does at night and mostly finding little changed, has the lean one as its peak (58k files: 88
+ * MiB; it would be 205).
  */
 export type KeyDerivation = 'lean' | 'fast';
 

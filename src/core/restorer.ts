@@ -31,6 +31,8 @@ export interface RestoreOptions {
   overwrite?: boolean;
   onProgress?: (p: RestoreProgress) => void;
   onWarning?: (path: string, message: string) => void;
+  /** Decode workers started early (before the key was derived); the restore gives them the key and closes them. */
+  pool?: DecodePool;
 }
 
 export interface RestoreProgress {
@@ -194,8 +196,9 @@ export class Restorer {
 
   async run(): Promise<RestoreSummary> {
     const plan = this.plan;
-    // The workers start while the snapshot is read: they take a moment to load.
-    this.pool = new DecodePool(this.repo.key);
+    // The workers start (if not already going) while the snapshot is read: they take a moment to load.
+    this.pool = this.opts.pool ?? new DecodePool();
+    this.pool.useKey(this.repo.key);
     try {
       // Plan first: a hostile or damaged tree is refused before anything is created.
       await this.planTree(this.opts.tree, this.opts.treePath.replace(/\/+$/, ''), 0, this.matcher.empty);
