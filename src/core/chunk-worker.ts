@@ -16,7 +16,7 @@ import { firstChunkCut } from './jpeg.js';
 import { PackBuilder } from './pack-builder.js';
 import { statKey, type FromWorker, type ToWorker, type WorkerFile, type WorkerInit } from './worker-protocol.js';
 
-await useFastMac(); // every byte read is authenticated here
+useFastMac(); // every byte read is authenticated here
 
 const init = workerData as WorkerInit;
 const port = parentPort!;

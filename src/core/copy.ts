@@ -26,7 +26,7 @@ export async function copySnapshots(from: Repository, to: Repository, snaps: rea
       hint: 'create the target with the source\'s parameters (keepsake destination add … --init does this within a plan)',
     });
   }
-  await useFastMac(); // every copied blob is authenticated twice, here on the main thread
+  useFastMac(); // every copied blob is authenticated twice, here on the main thread
   const writer = new RepoWriter(to);
   const stats: CopyStats = { snapshots: 0, blobsCopied: 0, bytesCopied: 0 };
   const copyBlob = async (type: BlobType, id: ID): Promise<Buffer | undefined> => {

@@ -69,17 +69,17 @@ it('open refuses any flipped bit, a wrong key, a short or zero-IV input', () => 
   assert.throws(() => open(key, zeroIv), CorruptError);
 });
 
-it('noble\'s and libsodium\'s Poly1305 agree, libsodium\'s in pieces included; a blob sealed with one opens with the other', async () => {
+it('noble\'s and the WebAssembly Poly1305 agree, across its pieces too; a blob sealed with one opens with the other', () => {
   const key = randomKey();
   const sizes = [0, 1, 15, 16, 17, 1000, 1024 * 1024, 3 * 1024 * 1024 + 5];
   const msgs = sizes.map((n) => randomBytes(n));
   const ivs = sizes.map(() => randomBytes(16));
   const byNoble = msgs.map((m, i) => Buffer.from(poly1305Aes(key, ivs[i]!, m)));
   const sealedByNoble = seal(key, msgs[7]!);
-  await useFastMac();
+  useFastMac();
   msgs.forEach((m, i) => assert.deepEqual(Buffer.from(poly1305Aes(key, ivs[i]!, m)), byNoble[i], `${sizes[i]} bytes`));
   assert.deepEqual(open(key, sealedByNoble), msgs[7]);
-  // And the paper's vectors with libsodium too.
+  // And the paper's vectors with the WebAssembly one too.
   for (const v of vectors) {
     const k = { encrypt: Buffer.alloc(32), macK: hex(v.k), macR: hex(v.r) };
     assert.equal(Buffer.from(poly1305Aes(k, hex(v.nonce), hex(v.msg))).toString('hex'), v.mac);

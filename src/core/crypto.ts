@@ -2,28 +2,24 @@
  * restic's authenticated encryption: AES-256-CTR, then Poly1305-AES over the ciphertext.
  *
  * Stored form: IV (16 random bytes, the whole big-endian counter block) ‖ ciphertext ‖ MAC (16).
- * The Poly1305 one-time key is `r ‖ AES-128_k(IV)`. Node has no raw Poly1305, so it comes from a
- * library: noble's (@noble/ciphers, audited, plain JavaScript, ~0.45 GB/s here) by default, and
- * libsodium's (wasm, ~2.9 GB/s) where file data is authenticated (the chunk and decode workers,
- * copy, prune), which call useFastMac() first. libsodium costs a thread ~8 MiB once loaded (its
- * JavaScript, the WebAssembly code and heap), a tenth of a backup of an unchanged library, whose
- * main thread only authenticates keys, snapshots, trees and indexes. AES and randomness are
- * Node's (OpenSSL, with AES-NI).
+ * The Poly1305 one-time key is `r ‖ AES-128_k(IV)`. Node has no raw Poly1305. By default it is
+ * noble's (@noble/ciphers, audited, plain JavaScript, ~0.45 GB/s here); where file data is
+ * authenticated (the chunk and decode workers, copy, prune), which call useFastMac() first, it is
+ * the project's WebAssembly one (poly1305.ts, ~1.4 GB/s, tested against noble's and RFC 8439's
+ * vectors). AES and randomness are Node's (OpenSSL, with AES-NI).
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { poly1305 } from '@noble/ciphers/_poly1305.js';
 import { CorruptError } from './errors.js';
+import { loadPoly1305, poly1305Wasm } from './poly1305.js';
 import { collectAfter } from '../util/heap-settings.js';
 
-type Sodium = (typeof import('libsodium-wrappers-sumo'))['default'];
+let fast = false;
 
-let sodium: Sodium | undefined;
-
-/** Authenticate with libsodium from now on in this thread (for threads that handle file data). */
-export async function useFastMac(): Promise<void> {
-  const m = (await import('libsodium-wrappers-sumo')).default;
-  await m.ready;
-  sodium = m;
+/** Authenticate with the WebAssembly Poly1305 from now on in this thread (for threads that handle file data). */
+export function useFastMac(): void {
+  loadPoly1305();
+  fast = true;
 }
 
 export const ivSize = 16;
@@ -50,9 +46,6 @@ export function maskR(r: Uint8Array): void {
   for (const i of [3, 7, 11, 15]) r[i]! &= 15;
   for (const i of [4, 8, 12]) r[i]! &= 252;
 }
-
-/** Large inputs go to libsodium in pieces of this size: it copies its input into its wasm heap, which never shrinks. */
-const piece = 1024 * 1024;
 
 /**
  * Node's cipher returns a new buffer per update; fed 32 KiB at a time, those come from the thread's
@@ -84,11 +77,7 @@ export function poly1305Aes(key: MasterKey, iv: Uint8Array, msg: Uint8Array): Ui
   const oneTime = new Uint8Array(32);
   oneTime.set(key.macR, 0);
   oneTime.set(s, 16);
-  if (!sodium) return poly1305(msg, oneTime);
-  if (msg.length <= piece) return sodium.crypto_onetimeauth(msg, oneTime);
-  const state = sodium.crypto_onetimeauth_init(oneTime);
-  for (let off = 0; off < msg.length; off += piece) sodium.crypto_onetimeauth_update(state, msg.subarray(off, off + piece));
-  return sodium.crypto_onetimeauth_final(state);
+  return fast ? poly1305Wasm(oneTime, msg) : poly1305(msg, oneTime);
 }
 
 /** Encrypt `plain` into a new buffer IV ‖ ciphertext ‖ MAC. */

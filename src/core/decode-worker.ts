@@ -11,7 +11,7 @@ import { raiseMallocTrimThreshold } from '../util/heap-settings.js';
 
 // Restores and checks decompress every compressed blob: the WebAssembly decoder, from the start.
 await loadZstd();
-await useFastMac();
+useFastMac();
 // Before the first blob: decrypting drops buffers in bulk (see there).
 raiseMallocTrimThreshold();
 

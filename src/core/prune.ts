@@ -70,7 +70,7 @@ class RawPacker {
 }
 
 export async function prune(repo: Repository, opts: { onStep?: (what: string) => void } = {}): Promise<PruneStats> {
-  await useFastMac(); // repacking authenticates every blob it keeps, on the main thread
+  useFastMac(); // repacking authenticates every blob it keeps, on the main thread
   await repo.loadIndex();
   const oldIndexes = await repo.list('index');
   opts.onStep?.('finding the data the snapshots use');
