@@ -38,7 +38,7 @@ environment:
   BENCH_TMP=DIR               parent of the temp folder (default: the OS temp dir)
   BENCH_KEEP=1                keep the temp folder (libraries, repositories, logs)
   BENCH_TIMEOUT=SECONDS       per-command time limit (default 3600)
-  BENCH_KEEPSAKE_BIN=FILE     keepsake entry point to run (default: bin/keepsake.js)
+  BENCH_KEEPSAKE_BIN=FILE     keepsake entry point to run (default: bin/keepsake)
 `;
 
 function list(value, allowed, what) {

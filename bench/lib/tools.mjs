@@ -20,7 +20,7 @@ export const TOOLS = {
   // its #! line.
   keepsake: {
     available: () => null, // always attempted: a missing or broken CLI shows up as FAIL in the table
-    version: (ctx) => spawnSync(process.execPath, [ks(ctx), '--version'], { encoding: 'utf8' }).stdout?.trim() || 'unknown',
+    version: (ctx) => spawnSync(ks(ctx), ['--version'], { encoding: 'utf8' }).stdout?.trim() || 'unknown',
     env: (ctx) => ({ KEEPSAKE_PASSWORD: PASSWORD, KEEPSAKE_CACHE_DIR: path.join(ctx.toolTmp, 'cache') }),
     init: (ctx, repo) => ({ cmd: [ks(ctx), 'init', '--repo', repo] }),
     backup: (ctx, repo, dir) => ({ cmd: [ks(ctx), 'backup', '--repo', repo, '--json', dir] }),
@@ -68,7 +68,7 @@ export const TOOLS = {
 function ks(ctx) {
   return process.env.BENCH_KEEPSAKE_BIN
     ? path.resolve(process.env.BENCH_KEEPSAKE_BIN)
-    : path.join(ctx.projectRoot, 'bin', 'keepsake.js');
+    : path.join(ctx.projectRoot, 'bin', 'keepsake'); // the launcher users run (see there)
 }
 
 /** Tools to run: the requested ones, minus those not installed (reported, not fatal). */
