@@ -10,15 +10,21 @@ import { Repository } from '../core/repository.js';
 import { runBackup } from './backup.js';
 import { RestoreRun, runRestore } from './restore.js';
 
-it('a restore starts before its lock settles, but fails if a competing exclusive lock turns up meanwhile', async () => {
+/** A temporary folder holding photos/NAME, backed up into a fresh in-memory repository (password "pw"). */
+async function backedUp(name: string, content: string): Promise<{ dir: string; src: string; backend: MemoryBackend }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'keepsake-restore-'));
+  const src = path.join(dir, 'photos');
+  await mkdir(src);
+  await writeFile(path.join(src, name), content);
+  const backend = new MemoryBackend();
+  await Repository.init(backend, 'pw', { kdf: { N: 1024, r: 8, p: 1 } });
+  await runBackup(await Repository.open(backend, 'pw'), { paths: [src] });
+  return { dir, src, backend };
+}
+
+it('a restore starts before its lock settles, but fails if a competing exclusive lock turns up meanwhile', async () => {
+  const { dir, src, backend } = await backedUp('a.jpg', 'a'.repeat(5000));
   try {
-    const src = path.join(dir, 'photos');
-    await mkdir(src);
-    await writeFile(path.join(src, 'a.jpg'), 'a'.repeat(5000));
-    const backend = new MemoryBackend();
-    await Repository.init(backend, 'pw', { kdf: { N: 1024, r: 8, p: 1 } });
-    await runBackup(await Repository.open(backend, 'pw'), { paths: [src] });
     const repo = await Repository.open(backend, 'pw');
 
     const ok = await runRestore(repo, { snapshot: 'latest', target: path.join(dir, 'r1') });
@@ -37,14 +43,8 @@ it('a restore starts before its lock settles, but fails if a competing exclusive
 });
 
 it('a restore run starts its decode workers while the key is derived, restores with them, and stops them when the password is wrong', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'keepsake-restore-'));
+  const { dir, src, backend } = await backedUp('b.jpg', 'b'.repeat(70_000));
   try {
-    const src = path.join(dir, 'photos');
-    await mkdir(src);
-    await writeFile(path.join(src, 'b.jpg'), 'b'.repeat(70_000));
-    const backend = new MemoryBackend();
-    await Repository.init(backend, 'pw', { kdf: { N: 1024, r: 8, p: 1 } });
-    await runBackup(await Repository.open(backend, 'pw'), { paths: [src] });
 
     const run = new RestoreRun();
     try {
