@@ -3,11 +3,10 @@
  * living in the module's memory, so files are read straight into it and never copied. Cuts are the
  * same as the reference Chunker's (tests hold both to restic's golden data).
  */
-import { readFileSync } from 'node:fs';
 import { maxSize, minSize, tablesFor } from './chunker.js';
+import { instantiate } from './wasm.js';
 
 const dataBase = 65536;
-let compiled: WebAssembly.Module | undefined;
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -22,8 +21,7 @@ export class WasmChunker {
   readonly data: Buffer;
 
   constructor(pol: bigint, readonly capacity: number) {
-    compiled ??= new WebAssembly.Module(readFileSync(new URL('./chunker.wasm', import.meta.url)));
-    this.x = new WebAssembly.Instance(compiled, {}).exports as unknown as Exports;
+    this.x = instantiate<Exports>('chunker.wasm');
     this.x.memory.grow(Math.ceil(capacity / 65536));
     const t = tablesFor(pol);
     const tables = new BigUint64Array(this.x.memory.buffer, 0, 512);

@@ -6,17 +6,15 @@
  * byte-identical to Node's scrypt (tests compare them).
  */
 import { pbkdf2Sync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { keepHeapSettings } from '../util/heap-settings.js';
 import type { KdfParams } from './keys.js';
+import { instantiate } from './wasm.js';
 
 interface Exports {
   memory: WebAssembly.Memory;
   romix2(r: number, n: number): void;
 }
-
-let compiled: WebAssembly.Module | undefined;
 
 /** Word k of a block in the module's order is word (5·k mod 16) of the Salsa20 state. */
 const order = Array.from({ length: 16 }, (_, k) => (k * 5) % 16);
@@ -28,8 +26,7 @@ const order = Array.from({ length: 16 }, (_, k) => (k * 5) % 16);
 export function mixLanes(lanes: Uint8Array, N: number, r: number): void {
   const bs = 128 * r;
   if (lanes.length % bs !== 0) throw new RangeError('lanes must be whole 128·r-byte blocks');
-  compiled ??= new WebAssembly.Module(readFileSync(new URL('./scrypt-lanes.wasm', import.meta.url)));
-  const x = new WebAssembly.Instance(compiled, {}).exports as unknown as Exports;
+  const x = instantiate<Exports>('scrypt-lanes.wasm');
   const region = bs * (N + 3);
   x.memory.grow(Math.ceil((2 * region) / 65536) - x.memory.buffer.byteLength / 65536);
   const mem = new Uint32Array(x.memory.buffer);
