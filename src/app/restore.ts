@@ -70,13 +70,13 @@ export async function runRestore(repo: Repository, req: RestoreRequest): Promise
 }
 
 /**
- * One restore, from before the repository opens: the key is derived on one core (32 MiB) while the
- * decode workers load on the other, instead of on two cores (128 MiB) with the workers started
+ * One restore, from before the repository opens: the key is derived on one thread (see 'side' in
+ * KeyDerivation) while the decode workers load, instead of on two (128 MiB) with the workers started
  * after. Pass keyDerivation and onKeyDerivation to the opening; close() whether or not it opened.
  */
 export class RestoreRun {
   private pool?: DecodePool;
-  readonly keyDerivation: KeyDerivation = 'lean';
+  readonly keyDerivation: KeyDerivation = 'side';
 
   /** Whether the decode workers are loading already (the key's derivation has started). */
   get started(): boolean {

@@ -120,15 +120,18 @@ const derivations = new Semaphore(Math.max(1, Math.min(os.availableParallelism()
  * memory (128 MiB) for ~0.3 s instead of ~0.5 (p=10, N=2^15, r=8: 310-330 vs 520-590 ms on a VM
  * where page faults are cheap). Where they are slow (~12 µs each), its 128 MiB cost ~32,000 faults
  * and it was no faster: p=4, 1.92 GiB restored to tmpfs, fast 3.64 s against lean 3.44 (medians
- * of 6). Only check --read-data-subset uses it, whose packs are chosen once the index is read. A
- * restore derives the lean way while its decode workers load on the other core (RestoreRun); a
- * full check --read-data hashes packs meanwhile (CheckRun); a backup, often the only thing a small
- * NAS does at night and mostly finding little changed, has the lean one as its peak (58k files: 88
- * MiB; it would be 205).
+ * of 6). 'side': all lanes on one thread of their own, two interleaved (64 MiB): p=6, 334-390 ms
+ * against lean's 496-625, the main thread free meanwhile. Only check --read-data-subset uses
+ * 'fast', whose packs are chosen once the index is read. A restore derives the 'side' way while
+ * its decode workers load (RestoreRun): 1.92 GiB restored to tmpfs, medians of 5, 3.42 -> 3.27 s
+ * at the same peak (174-176 MiB); 58,833 small photos 6.96 -> 6.73 s, peak 178 -> 185 MiB. A full
+ * check --read-data hashes packs on the other core meanwhile (CheckRun); a backup, often the only
+ * thing a small NAS does at night and mostly finding little changed, has the lean one as its peak
+ * (58k files: 88 MiB; it would be 205).
  */
-export type KeyDerivation = 'lean' | 'fast';
+export type KeyDerivation = 'lean' | 'fast' | 'side';
 
-/** The most one lane may take for 'fast' (a worker holds two): restic's own keys' 32 MiB. */
+/** The most one lane may take off the main thread (a worker holds two): restic's own keys' 32 MiB. */
 const fastLaneLimit = 32 * 1024 * 1024;
 
 function spreads(p: KdfParams): boolean {
@@ -141,8 +144,8 @@ function spreads(p: KdfParams): boolean {
 function derive(password: string, salt: Uint8Array, p: KdfParams, how: KeyDerivation = 'lean', onStart?: () => void): Promise<MasterKey> {
   return derivations.run(() => {
     // Should a thread not start (memory), the lean way still opens the key: same result.
-    const running = how === 'fast' && spreads(p)
-      ? scryptOnThreads(password, salt, p, 64, 2).then(masterKeyOf, () => deriveNow(password, salt, p))
+    const running = how !== 'lean' && spreads(p)
+      ? scryptOnThreads(password, salt, p, 64, how === 'fast' ? 2 : 1).then(masterKeyOf, () => deriveNow(password, salt, p))
       : deriveNow(password, salt, p);
     onStart?.();
     return running;
