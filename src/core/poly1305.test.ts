@@ -54,7 +54,8 @@ it('agrees with noble\'s Poly1305 on random keys and messages of every short len
 it('agrees with noble on keys and messages of extreme values, where the limbs carry the most', () => {
   const keys = [Buffer.alloc(32, 0xff), Buffer.alloc(32), Buffer.concat([Buffer.alloc(16, 0xff), Buffer.alloc(16)])];
   for (const key of keys) {
-    for (const n of [1, 16, 17, 32, 1000, 65536 + 16]) {
+    // 32, 48, 64: one pair of blocks (the last pair's own multipliers), a pair and a block, two pairs.
+    for (const n of [1, 16, 17, 32, 48, 64, 1000, 65536 + 16]) {
       for (const msg of [Buffer.alloc(n, 0xff), Buffer.alloc(n), randomBytes(n)]) {
         assert.equal(tag(key, msg), noble(key, msg), `key ${key.toString('hex').slice(0, 8)}…, ${n} bytes`);
       }
