@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { it } from 'node:test';
 import { open, poly1305Aes, randomKey, seal, useFastMac } from './crypto.js';
@@ -84,4 +85,32 @@ it('noble\'s and the WebAssembly Poly1305 agree, across its pieces too; a blob s
     const k = { encrypt: Buffer.alloc(32), macK: hex(v.k), macR: hex(v.r) };
     assert.equal(Buffer.from(poly1305Aes(k, hex(v.nonce), hex(v.msg))).toString('hex'), v.mac);
   }
+});
+
+// Arm64 always has the vector instructions WebAssembly SIMD needs, and V8 has no flag to turn them off.
+const x86Only = process.arch === 'x64' ? false : 'x86 only: elsewhere WebAssembly SIMD cannot be switched off';
+
+it('where WebAssembly SIMD is missing (x86 without SSE4.1), useFastMac keeps noble\'s Poly1305 and blobs still open both ways', { skip: x86Only }, () => {
+  const key = randomKey();
+  const plain = randomBytes(100_003);
+  const sealedHere = seal(key, plain);
+  // A child node told not to use SSE4.1 has no WebAssembly SIMD, as on such a processor.
+  const child = `
+    import { open, seal, useFastMac } from ${JSON.stringify(new URL('./crypto.js', import.meta.url).href)};
+    import { loadPoly1305 } from ${JSON.stringify(new URL('./poly1305.js', import.meta.url).href)};
+    let simd = true;
+    try { loadPoly1305(); } catch { simd = false; }
+    useFastMac();
+    const input = JSON.parse((await import('node:fs')).readFileSync(0, 'utf8'));
+    const key = { encrypt: Buffer.from(input.encrypt, 'hex'), macK: Buffer.from(input.macK, 'hex'), macR: Buffer.from(input.macR, 'hex') };
+    const opened = open(key, Buffer.from(input.sealed, 'hex'));
+    process.stdout.write(JSON.stringify({ simd, opened: opened.toString('hex'), sealed: seal(key, opened).toString('hex') }));
+  `;
+  const input = JSON.stringify({ ...Object.fromEntries(Object.entries(key).map(([k, v]) => [k, Buffer.from(v).toString('hex')])), sealed: sealedHere.toString('hex') });
+  const r = spawnSync(process.execPath, ['--no-enable-sse4-1', '--input-type=module', '-e', child], { input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { simd: boolean; opened: string; sealed: string };
+  assert.equal(out.simd, false, 'the child should have had no WebAssembly SIMD');
+  assert.equal(out.opened, plain.toString('hex'));
+  assert.deepEqual(open(key, Buffer.from(out.sealed, 'hex')), plain);
 });
