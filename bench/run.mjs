@@ -108,7 +108,7 @@ async function main() {
   checkFreeSpace(config, tools);
   warnIfStaleBuild(config, tools);
   const tmpRoot = fs.mkdtempSync(path.join(config.tmpParent, 'keepsake-bench-'));
-  log(`scale ${config.scaleName}, ${config.rounds} round(s), tools ${tools.join(', ')}, cases ${config.cases.join(', ')}; temp ${tmpRoot}`);
+  log(`scale ${config.scaleName}, ${config.rounds} round(s), tools ${tools.join(', ')}, cases ${config.cases.join(', ')}${config.warm ? '' : ', restores not warmed'}; temp ${tmpRoot}`);
   const started = new Date();
   const loadBefore = os.loadavg(); // other work on the machine skews every number: keep a record of it
   // Ctrl-C: stop the tool under way and remove the temp folder, as a normal end would.
@@ -127,7 +127,7 @@ async function main() {
   }
   const results = {
     date: started.toISOString(), durationSec: Math.round((Date.now() - started) / 1000),
-    scale: config.scaleName, tools, cases: config.cases,
+    scale: config.scaleName, tools, cases: config.cases, restoresWarmed: config.warm,
     machine: { ...machine(config), loadavg: { before: loadBefore, after: os.loadavg() } },
     versions: Object.fromEntries(tools.map((t) => [t, TOOLS[t].version({ projectRoot: config.projectRoot })])),
     peakRss: run.useGnuTime ? 'GNU time %M (KiB), converted to MiB' : 'unavailable',

@@ -37,6 +37,8 @@ environment:
   BENCH_CASES=first,nochange,mutate,restore,check,files   cases to report
   BENCH_TMP=DIR               parent of the temp folder (default: the OS temp dir)
   BENCH_KEEP=1                keep the temp folder (libraries, repositories, logs)
+  BENCH_WARM=0                restore without first writing and deleting as much data as it
+                              restores (default: warm, see BENCHMARKS.md)
   BENCH_TIMEOUT=SECONDS       per-command time limit (default 3600)
   BENCH_KEEPSAKE_BIN=FILE     keepsake entry point to run (default: bin/keepsake)
 `;
@@ -77,6 +79,7 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     tools: list(env.BENCH_ONLY, ALL_TOOLS, 'tool in BENCH_ONLY'),
     cases: list(env.BENCH_CASES, ALL_CASES, 'case in BENCH_CASES'),
     keep: env.BENCH_KEEP === '1',
+    warm: env.BENCH_WARM !== '0',
     tmpParent: path.resolve(env.BENCH_TMP || os.tmpdir()),
     timeoutSec: Number(env.BENCH_TIMEOUT || 3600),
     projectRoot: path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..'),

@@ -140,6 +140,8 @@ export function renderAll(results, { markdown }) {
       `ratios are keepsake's value divided by the other tool's ("better" says which direction wins)`,
     ...loadNote(results.machine?.loadavg),
     ...kdfNote(results),
+    // Runs before this option existed did not warm; a run with BENCH_WARM=0 says so.
+    ...(results.restoresWarmed ? ['before each restore, as much data as it restores was written and deleted in its place (BENCH_WARM=0: not)'] : []),
     '',
     humanTable(rows),
   ];

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MIB } from './config.mjs';
 import { runTimed, syncDisks, CommandError } from './exec.mjs';
-import { duBytes, rmrf, treeHash, mutateCorpus } from './fsutil.mjs';
+import { duBytes, rmrf, treeHash, mutateCorpus, warmMemory } from './fsutil.mjs';
 import { TOOLS } from './tools.mjs';
 
 // Tool order rotates every round so no tool always goes first (first run after generation, etc.).
@@ -138,6 +138,7 @@ async function restoreCase(round, ctx, backups, tool, lib, step) {
   const target = path.join(ctx.toolTmp, step);
   rmrf(target);
   fs.mkdirSync(target, { recursive: true });
+  if (round.bench.config.warm && !warmMemory(target, lib.bytes)) round.bench.log(`  ${step}: not enough room to warm the memory first`);
   const r = await round.exec(tool, ctx, TOOLS[tool].restore(ctx, ctx.repo, target, backups), step);
   if (!r) return;
   // Verified outside the timed part; fall back to the target itself if a tool restores relative paths.
