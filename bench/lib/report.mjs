@@ -133,6 +133,14 @@ function kdfNote(results) {
   return kdfs.length ? [`key derivation (scrypt, once per command): ${kdfs.join('; ')}`] : [];
 }
 
+// Runs from before BENCH_WARM existed did not warm and recorded nothing: no line for them.
+function warmNote(warmed) {
+  if (warmed === undefined) return [];
+  return [warmed
+    ? 'restores: memory warmed first (as much data as each restores, written and deleted in its target)'
+    : 'restores: memory not warmed first (BENCH_WARM=0)'];
+}
+
 export function renderAll(results, { markdown }) {
   const rows = tableRows(results);
   const parts = [
@@ -140,8 +148,7 @@ export function renderAll(results, { markdown }) {
       `ratios are keepsake's value divided by the other tool's ("better" says which direction wins)`,
     ...loadNote(results.machine?.loadavg),
     ...kdfNote(results),
-    // Runs before this option existed did not warm; a run with BENCH_WARM=0 says so.
-    ...(results.restoresWarmed ? ['before each restore, as much data as it restores was written and deleted in its place (BENCH_WARM=0: not)'] : []),
+    ...warmNote(results.restoresWarmed),
     '',
     humanTable(rows),
   ];
