@@ -4,7 +4,6 @@
  * plaintext, so they stay the same), then the snapshot is saved with `original` pointing at its ID in
  * the source. Deduplication across the copy needs the same chunker polynomial in both repositories.
  */
-import { useFastMac } from './crypto.js';
 import { KeepsakeError } from './errors.js';
 import { type ID } from './hash.js';
 import { type BlobType } from './pack.js';
@@ -26,7 +25,6 @@ export async function copySnapshots(from: Repository, to: Repository, snaps: rea
       hint: 'create the target with the source\'s parameters (keepsake destination add … --init does this within a plan)',
     });
   }
-  useFastMac(); // every copied blob is authenticated twice, here on the main thread
   const writer = new RepoWriter(to);
   const stats: CopyStats = { snapshots: 0, blobsCopied: 0, bytesCopied: 0 };
   const copyBlob = async (type: BlobType, id: ID): Promise<Buffer | undefined> => {

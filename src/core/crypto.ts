@@ -2,11 +2,14 @@
  * restic's authenticated encryption: AES-256-CTR, then Poly1305-AES over the ciphertext.
  *
  * Stored form: IV (16 random bytes, the whole big-endian counter block) ‖ ciphertext ‖ MAC (16).
- * The Poly1305 one-time key is `r ‖ AES-128_k(IV)`. Node has no raw Poly1305. By default it is
- * noble's (@noble/ciphers, audited, plain JavaScript, ~0.45 GB/s here); where file data is
- * authenticated (the chunk and decode workers, copy, prune), which call useFastMac() first, it is
- * the project's WebAssembly one (poly1305.ts, ~2 GB/s, tested against noble's and RFC 8439's
- * vectors). AES and randomness are Node's (OpenSSL, with AES-NI).
+ * The Poly1305 one-time key is `r ‖ AES-128_k(IV)`. Node has no raw Poly1305: it is the project's
+ * WebAssembly one (poly1305.ts, tested against noble's and RFC 8439's vectors) in every thread,
+ * loaded at the first MAC, and noble's (@noble/ciphers, audited, plain JavaScript) only where
+ * WebAssembly SIMD is missing. The WebAssembly one is 5-7x as fast at every size, trees and index
+ * files included (200-byte messages 0.42 against 0.087 GB/s, 2 KB 1.24 against 0.20, 60 KB 1.52
+ * against 0.22, on a 2.1 GHz Xeon). The main thread, which seals and opens every tree, used noble's
+ * until then: 247 ms of the main thread's 10.3 s in a first backup of 58,833 files.
+ * AES and randomness are Node's (OpenSSL, with AES-NI).
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { poly1305 } from '@noble/ciphers/_poly1305.js';
@@ -14,16 +17,26 @@ import { CorruptError } from './errors.js';
 import { loadPoly1305, poly1305Wasm } from './poly1305.js';
 import { collectAfter } from '../util/heap-settings.js';
 
-let fast = false;
+/** Whether this thread authenticates with the WebAssembly Poly1305; undefined until the first MAC. */
+let fast: boolean | undefined;
 
-/** Authenticate with the WebAssembly Poly1305 from now on in this thread (for threads that handle file data). */
+/**
+ * Load this thread's Poly1305 now rather than at its first MAC (a worker does, before its first
+ * blob). Without WebAssembly SIMD (an x86 processor without SSE4.1) it is noble's: slower, as correct.
+ */
 export function useFastMac(): void {
+  if (fast !== undefined) return;
   try {
     loadPoly1305();
     fast = true;
   } catch {
-    // No WebAssembly SIMD (an x86 processor without SSE4.1): noble's, slower and as correct.
+    fast = false;
   }
+}
+
+/** Which Poly1305 this thread authenticates with; undefined before its first MAC (or useFastMac). */
+export function macImplementation(): 'webassembly' | 'noble' | undefined {
+  return fast === undefined ? undefined : fast ? 'webassembly' : 'noble';
 }
 
 export const ivSize = 16;
@@ -81,6 +94,7 @@ export function poly1305Aes(key: MasterKey, iv: Uint8Array, msg: Uint8Array): Ui
   const oneTime = new Uint8Array(32);
   oneTime.set(key.macR, 0);
   oneTime.set(s, 16);
+  if (fast === undefined) useFastMac();
   return fast ? poly1305Wasm(oneTime, msg) : poly1305(msg, oneTime);
 }
 

@@ -15,7 +15,6 @@ import { packTrailer, type BlobType, type PackedBlob } from './pack.js';
 import { type Repository } from './repository.js';
 import { defaultPackSize } from './pack-builder.js';
 import { mapLimit } from './concurrency.js';
-import { useFastMac } from './crypto.js';
 
 export interface PruneStats {
   usedBlobs: number;
@@ -70,7 +69,6 @@ class RawPacker {
 }
 
 export async function prune(repo: Repository, opts: { onStep?: (what: string) => void } = {}): Promise<PruneStats> {
-  useFastMac(); // repacking authenticates every blob it keeps, on the main thread
   await repo.loadIndex();
   const oldIndexes = await repo.list('index');
   opts.onStep?.('finding the data the snapshots use');
