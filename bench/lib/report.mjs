@@ -117,6 +117,13 @@ export function failures(results) {
   return out;
 }
 
+// Ratios depend on the processor (the crypto primitives' speeds differ between CPUs): say which.
+function machineNote(m) {
+  if (!m) return [];
+  const disk = m.disk ? `, ${m.disk.fsType} at ${m.disk.tmpParent}` : '';
+  return [`machine: ${m.cpus} cores, ${m.cpuModel}, ${m.memoryGiB} GiB${disk}, node ${m.node}`];
+}
+
 // A 1-minute load above ~1 before the run means other work was competing for the CPU (the load
 // after the run mostly reflects the bench itself, so it is shown but not judged).
 function loadNote(load) {
@@ -146,6 +153,7 @@ export function renderAll(results, { markdown }) {
   const parts = [
     `keepsake bench: scale ${results.scale}, ${results.rounds.length} round(s), medians; ` +
       `ratios are keepsake's value divided by the other tool's ("better" says which direction wins)`,
+    ...machineNote(results.machine),
     ...loadNote(results.machine?.loadavg),
     ...kdfNote(results),
     ...warmNote(results.restoresWarmed),
