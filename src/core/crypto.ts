@@ -94,7 +94,7 @@ export function poly1305Aes(key: MasterKey, iv: Uint8Array, msg: Uint8Array): Ui
   const oneTime = new Uint8Array(32);
   oneTime.set(key.macR, 0);
   oneTime.set(s, 16);
-  if (fast === undefined) useFastMac();
+  useFastMac(); // at the first MAC only: it returns at once after
   return fast ? poly1305Wasm(oneTime, msg) : poly1305(msg, oneTime);
 }
 
