@@ -10,13 +10,13 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { WasmChunker } from './chunker-wasm.js';
 import { loadZstd } from './compress.js';
-import { useFastMac, type MasterKey } from './crypto.js';
+import { chooseCrypto, type MasterKey } from './crypto.js';
 import { hashID } from './hash.js';
 import { firstChunkCut } from './jpeg.js';
 import { PackBuilder } from './pack-builder.js';
 import { statKey, type FromWorker, type ToWorker, type WorkerFile, type WorkerInit } from './worker-protocol.js';
 
-useFastMac(); // every byte read is authenticated here
+chooseCrypto(); // every byte read is authenticated here
 
 const init = workerData as WorkerInit;
 const port = parentPort!;

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { it } from 'node:test';
 import { poly1305 } from '@noble/ciphers/_poly1305.js';
-import { macImplementation, open, poly1305Aes, randomKey, seal } from './crypto.js';
+import { chooseCrypto, cryptoImplementation, open, poly1305Aes, randomKey, seal } from './crypto.js';
 import { CorruptError } from './errors.js';
 import { loadPoly1305 } from './poly1305.js';
 
@@ -72,7 +74,7 @@ it('open refuses any flipped bit, a wrong key, a short or zero-IV input', () => 
   assert.throws(() => open(key, zeroIv), CorruptError);
 });
 
-it('authenticates with the WebAssembly Poly1305 from the first MAC on, in agreement with noble\'s across its pieces', () => {
+it('a MAC agrees with noble\'s Poly1305-AES at every size, whichever implementation this thread chose', () => {
   const key = randomKey();
   const sizes = [0, 1, 15, 16, 17, 1000, 1024 * 1024, 3 * 1024 * 1024 + 5];
   for (const n of sizes) {
@@ -83,40 +85,85 @@ it('authenticates with the WebAssembly Poly1305 from the first MAC on, in agreem
     const oneTime = Buffer.concat([key.macR, ecb.update(iv)]);
     assert.deepEqual(Buffer.from(poly1305Aes(key, iv, msg)), Buffer.from(poly1305(msg, oneTime)), `${n} bytes`);
   }
+});
+
+const addon = new URL('./crypto-native.node', import.meta.url);
+
+it('uses the native addon where the build made it (always in CI), else WebAssembly, else noble', () => {
+  const built = existsSync(addon);
+  if (process.env.CI === 'true') assert.ok(built, 'CI must build the native crypto addon (npm run build)');
+  if (!built) console.error('\n*** crypto.test: the native crypto addon was not built; testing the WebAssembly one in its place ***\n');
   let simd = true;
   try {
     loadPoly1305();
   } catch {
     simd = false;
   }
-  assert.equal(macImplementation(), simd ? 'webassembly' : 'noble');
+  assert.equal(chooseCrypto(), built ? 'native' : simd ? 'webassembly' : 'noble');
+  assert.equal(cryptoImplementation(), chooseCrypto());
+});
+
+it('the addon refuses arguments of the wrong size instead of reading or writing past them', { skip: !existsSync(addon) && process.env.CI !== 'true' && 'the addon was not built' }, () => {
+  const native = createRequire(import.meta.url)('./crypto-native.node') as {
+    keys(e: Uint8Array, k: Uint8Array, r: Uint8Array): object;
+    open(keys: object, sealed: Uint8Array, out: Uint8Array): boolean;
+    seal(keys: object, out: Uint8Array, offset: number, plain: Uint8Array): void;
+    mac(keys: object, iv: Uint8Array, msg: Uint8Array, tag: Uint8Array): void;
+  };
+  const k = randomKey();
+  assert.throws(() => native.keys(k.encrypt.subarray(0, 31), k.macK, k.macR), /32, 16 and 16/);
+  assert.throws(() => native.keys(k.encrypt, k.macK, 'r' as unknown as Uint8Array), /32, 16 and 16/);
+  const keys = native.keys(k.encrypt, k.macK, k.macR);
+  assert.throws(() => native.keys(k.encrypt, k.macK, new Uint16Array(8) as unknown as Uint8Array), /32, 16 and 16/);
+  assert.throws(() => native.seal(keys, Buffer.alloc(40), 0, Buffer.alloc(9)), /room at offset/);
+  assert.throws(() => native.seal(keys, Buffer.alloc(40), -1, Buffer.alloc(1)), /room at offset/);
+  assert.throws(() => native.seal({}, Buffer.alloc(40), 0, Buffer.alloc(1)), /expected keys/);
+  const sealed = seal(k, Buffer.from('twelve bytes'));
+  assert.throws(() => native.open(keys, sealed, Buffer.alloc(11)), /room for the plaintext/);
+  assert.throws(() => native.open(keys, sealed.subarray(0, 31), Buffer.alloc(64)), /at least 32/);
+  assert.throws(() => native.mac(keys, Buffer.alloc(15), Buffer.alloc(3), Buffer.alloc(16)), /16-byte IV/);
+  const out = Buffer.alloc(12);
+  assert.equal(native.open(keys, sealed, out), true);
+  assert.equal(out.toString(), 'twelve bytes');
 });
 
 // Arm64 always has the vector instructions WebAssembly SIMD needs, and V8 has no flag to turn them off.
-const x86Only = process.arch === 'x64' ? false : 'x86 only: elsewhere WebAssembly SIMD cannot be switched off';
+const noSimdFlags = process.arch === 'x64' ? ['--no-enable-sse4-1'] : undefined;
 
-it('where WebAssembly SIMD is missing (x86 without SSE4.1), a thread authenticates with noble\'s Poly1305 and blobs still open both ways', { skip: x86Only }, () => {
-  const key = randomKey();
-  const plain = randomBytes(100_003);
-  const sealedHere = seal(key, plain);
-  // A child node told not to use SSE4.1 has no WebAssembly SIMD, as on such a processor.
-  const child = `
-    import { macImplementation, open, seal } from ${JSON.stringify(new URL('./crypto.js', import.meta.url).href)};
-    import { loadPoly1305 } from ${JSON.stringify(new URL('./poly1305.js', import.meta.url).href)};
-    let simd = true;
-    try { loadPoly1305(); } catch { simd = false; }
-    const input = JSON.parse((await import('node:fs')).readFileSync(0, 'utf8'));
-    const key = { encrypt: Buffer.from(input.encrypt, 'hex'), macK: Buffer.from(input.macK, 'hex'), macR: Buffer.from(input.macR, 'hex') };
-    // The first MAC chooses the implementation: nothing was loaded beforehand.
-    const opened = open(key, Buffer.from(input.sealed, 'hex'));
-    process.stdout.write(JSON.stringify({ simd, mac: macImplementation(), opened: opened.toString('hex'), sealed: seal(key, opened).toString('hex') }));
-  `;
-  const input = JSON.stringify({ ...Object.fromEntries(Object.entries(key).map(([k, v]) => [k, Buffer.from(v).toString('hex')])), sealed: sealedHere.toString('hex') });
-  const r = spawnSync(process.execPath, ['--no-enable-sse4-1', '--input-type=module', '-e', child], { input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { simd: boolean; mac: string; opened: string; sealed: string };
-  assert.equal(out.simd, false, 'the child should have had no WebAssembly SIMD');
-  assert.equal(out.mac, 'noble');
-  assert.equal(out.opened, plain.toString('hex'));
-  assert.deepEqual(open(key, Buffer.from(out.sealed, 'hex')), plain);
-});
+for (const [want, flags] of [['webassembly', []], ['noble', noSimdFlags]] as const) {
+  it(`a thread without the addon${want === 'noble' ? ' or WebAssembly SIMD (x86 without SSE4.1)' : ''} uses ${want}: the same MACs, and blobs open both ways`, { skip: !flags && 'x86 only: elsewhere WebAssembly SIMD cannot be switched off' }, () => {
+    const key = randomKey();
+    const plains = [0, 1, 17, 100_003, 1024 * 1024 + 7].map((n) => randomBytes(n));
+    const sealedHere = plains.map((p) => seal(key, p));
+    const child = `
+      import { cryptoImplementation, open, poly1305Aes, seal } from ${JSON.stringify(new URL('./crypto.js', import.meta.url).href)};
+      const input = JSON.parse((await import('node:fs')).readFileSync(0, 'utf8'));
+      const key = { encrypt: Buffer.from(input.encrypt, 'hex'), macK: Buffer.from(input.macK, 'hex'), macR: Buffer.from(input.macR, 'hex') };
+      // The first MAC chooses the implementation: nothing was loaded beforehand.
+      const opened = input.sealed.map((s) => open(key, Buffer.from(s, 'hex')));
+      let refused = 0;
+      for (const s of input.sealed) {
+        const bad = Buffer.from(s, 'hex');
+        bad[bad.length >> 1] ^= 1;
+        try { open(key, bad); } catch { refused++; }
+      }
+      const vectors = input.vectors.map((v) => Buffer.from(poly1305Aes({ encrypt: Buffer.alloc(32), macK: Buffer.from(v.k, 'hex'), macR: Buffer.from(v.r, 'hex') }, Buffer.from(v.nonce, 'hex'), Buffer.from(v.msg, 'hex'))).toString('hex'));
+      process.stdout.write(JSON.stringify({ mac: cryptoImplementation(), refused, vectors, opened: opened.map((o) => o.toString('hex')), sealed: opened.map((o) => seal(key, o).toString('hex')) }));
+    `;
+    const hexKey = Object.fromEntries(Object.entries(key).map(([k, v]) => [k, Buffer.from(v).toString('hex')]));
+    const input = JSON.stringify({ ...hexKey, vectors, sealed: sealedHere.map((s) => s.toString('hex')) });
+    const r = spawnSync(process.execPath, [...flags!, '--input-type=module', '-e', child], {
+      input,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, KEEPSAKE_NATIVE_CRYPTO: '0' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { mac: string; refused: number; vectors: string[]; opened: string[]; sealed: string[] };
+    assert.equal(out.mac, want);
+    assert.deepEqual(out.vectors, vectors.map((v) => v.mac));
+    assert.equal(out.refused, plains.length);
+    assert.deepEqual(out.opened, plains.map((p) => p.toString('hex')));
+    out.sealed.forEach((s, i) => assert.deepEqual(open(key, Buffer.from(s, 'hex')), plains[i]));
+  });
+}

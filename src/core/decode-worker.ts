@@ -4,14 +4,14 @@ import { closeSync, constants as fsc, fstatSync, openSync, readSync, writeSync }
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeBlob } from './blob.js';
 import { loadZstd } from './compress.js';
-import { useFastMac, type MasterKey } from './crypto.js';
+import { chooseCrypto, type MasterKey } from './crypto.js';
 import { hashID } from './hash.js';
 import type { DecodeReply, DecodeRequest, KeyMessage } from './decode-pool.js';
 import { raiseMallocTrimThreshold } from '../util/heap-settings.js';
 
 // Restores and checks decompress every compressed blob: the WebAssembly decoder, from the start.
 await loadZstd();
-useFastMac();
+chooseCrypto();
 // Before the first blob: decrypting drops buffers in bulk (see there).
 raiseMallocTrimThreshold();
 

@@ -1,5 +1,6 @@
 /**
- * Poly1305 in WebAssembly (poly1305.wat, compiled by the build), in every thread (see crypto.ts).
+ * Poly1305 in WebAssembly (poly1305.wat, compiled by the build), in every thread where the native
+ * addon was not built (see crypto.ts).
  * Node has no raw Poly1305 and noble's JavaScript one runs at ~0.45 GB/s (0.2 on a 2.1 GHz Xeon).
  * This replaced libsodium's wasm build (~1.4 GB/s here), a 1.5 MB package that each thread had to
  * load and instantiate: a worker that loaded it and authenticated 64 MiB grew the process by 26.6
