@@ -36,7 +36,7 @@ static napi_value fail(napi_env env, const char *message) {
   return NULL;
 }
 
-/* The bytes of a Uint8Array (or Buffer) argument; NULL if it is none. */
+/* The bytes of a Uint8Array (or Buffer) argument; NULL if it is none (or NULL). */
 static unsigned char *bytes_of(napi_env env, napi_value v, size_t *length) {
   bool is;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return NULL;
@@ -104,6 +104,13 @@ static keys_t *keys_of(napi_env env, napi_value v) {
   return h;
 }
 
+/* The first n arguments of a call into a, and the key handle that must come first; NULL if missing. */
+static keys_t *keys_and_args(napi_env env, napi_callback_info info, size_t n, napi_value *a) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < n) return NULL;
+  return keys_of(env, a[0]);
+}
+
 /* Poly1305-AES of msg under the one-time key r ‖ AES_k(iv), into tag. 1 on success. */
 static int poly1305_aes(keys_t *k, const unsigned char *iv, const unsigned char *msg, size_t length, unsigned char tag[16]) {
   unsigned char one_time[32];
@@ -130,10 +137,8 @@ static int ctr(keys_t *k, const unsigned char *iv, const unsigned char *in, unsi
 
 /* mac(keys, iv: 16 bytes, msg, tag: 16 bytes): Poly1305-AES of msg into tag. */
 static napi_value mac(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value a[4];
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 4) return fail(env, "mac: four arguments expected");
-  keys_t *k = keys_of(env, a[0]);
+  napi_value a[4] = { NULL };
+  keys_t *k = keys_and_args(env, info, 4, a);
   size_t liv, lm, lt;
   unsigned char *iv = bytes_of(env, a[1], &liv), *msg = bytes_of(env, a[2], &lm), *tag = bytes_of(env, a[3], &lt);
   if (!k || !iv || !msg || !tag || liv != 16 || lt != 16) return fail(env, "mac: expected keys, a 16-byte IV, a message and a 16-byte tag");
@@ -146,10 +151,8 @@ static napi_value mac(napi_env env, napi_callback_info info) {
  * of out; false, with nothing written, if the MAC does not match.
  */
 static napi_value open_sealed(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value a[3];
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 3) return fail(env, "open: three arguments expected");
-  keys_t *k = keys_of(env, a[0]);
+  napi_value a[3] = { NULL };
+  keys_t *k = keys_and_args(env, info, 3, a);
   size_t ls, lo;
   unsigned char *sealed = bytes_of(env, a[1], &ls), *out = bytes_of(env, a[2], &lo);
   if (!k || !sealed || !out || ls < 32 || lo < ls - 32) return fail(env, "open: expected keys, at least 32 sealed bytes and room for the plaintext");
@@ -172,10 +175,8 @@ static napi_value open_sealed(napi_env env, napi_callback_info info) {
  * MAC after that (plain.length + 32 bytes from offset in all). plain must not overlap out.
  */
 static napi_value seal(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value a[4];
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 4) return fail(env, "seal: four arguments expected");
-  keys_t *k = keys_of(env, a[0]);
+  napi_value a[4] = { NULL };
+  keys_t *k = keys_and_args(env, info, 4, a);
   size_t lo, lp;
   unsigned char *out = bytes_of(env, a[1], &lo), *plain = bytes_of(env, a[3], &lp);
   int64_t offset;
