@@ -113,14 +113,17 @@ function ctrInto(cipher: ReturnType<typeof createCipheriv>, input: Uint8Array, o
  */
 const ecbs = new WeakMap<Uint8Array, ReturnType<typeof createCipheriv>>();
 
-/** The addon's contexts for a key, per thread, made at its first use (freed with the key). */
-const nativeKeys = new WeakMap<Uint8Array, object>();
+/**
+ * The addon's contexts for a key, per thread, made at its first use (freed with the key). By the
+ * key itself: they hold all three of its parts.
+ */
+const nativeKeys = new WeakMap<MasterKey, object>();
 
 function nativeKeysOf(key: MasterKey): object {
-  let k = nativeKeys.get(key.encrypt);
+  let k = nativeKeys.get(key);
   if (!k) {
     k = native!.keys(key.encrypt, key.macK, key.macR);
-    nativeKeys.set(key.encrypt, k);
+    nativeKeys.set(key, k);
   }
   return k;
 }

@@ -12,7 +12,8 @@ import { raiseMallocTrimThreshold } from '../util/heap-settings.js';
 // Restores and checks decompress every compressed blob: the WebAssembly decoder, from the start.
 await loadZstd();
 chooseCrypto();
-// Before the first blob: decrypting drops buffers in bulk (see there).
+// Before the first blob: decrypting with Node's ciphers, where the addon was not built, drops
+// buffers in bulk (see there).
 raiseMallocTrimThreshold();
 
 const { window } = workerData as { window: number };

@@ -1,4 +1,4 @@
-;; Poly1305 (RFC 8439, section 2.5) for every thread that authenticates: see poly1305.ts.
+;; Poly1305 (RFC 8439, section 2.5) where the native addon was not built: see poly1305.ts.
 ;; The accumulator h and the key r are kept as five 26-bit limbs in 64-bit integers, so every
 ;; product of a limb of h with a limb of r (or 5·r, which folds 2^130 back as 5) fits, and so do
 ;; the sums of five of them.
