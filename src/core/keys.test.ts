@@ -52,24 +52,37 @@ it('calibration never goes below the minimum (OWASP\'s for scrypt at 32 MiB), no
 });
 
 it('a new repository and a new key are calibrated, not made with the minimum', async () => {
-  const b = new MemoryBackend();
-  const repo = await Repository.init(b, 'pw');
-  await repo.addKey('second');
-  const keys: KdfParams[] = [];
-  for await (const f of b.list('key')) keys.push(parseKeyFile(await b.load({ type: 'key', name: f.name }, 0, 0)));
-  assert.equal(keys.length, 2);
-  // On a machine where one unit of p takes more than a quarter of the budget, calibration keeps
-  // the minimum (p=3).
-  const t0 = performance.now();
-  scryptSync('x', 'salt', 64, { N: minimumKdf.N, r: minimumKdf.r, p: 1, maxmem: 64 << 20 });
-  const slow = performance.now() - t0 > kdfBudgetMs / (minimumKdf.p + 1);
-  for (const k of keys) {
-    assert.equal(k.N, minimumKdf.N);
-    assert.equal(k.r, minimumKdf.r);
-    assert.ok(k.p > minimumKdf.p || slow, `p=${k.p}: the key was made with the minimum parameters on a machine fast enough for more`);
+  // Calibration times this machine, and a test suite running beside it (or a peer such as the S3
+  // server) can make one moment slow enough for p=3. So a repository is made up to four times; a
+  // build that always used the minimum fails all four on a machine fast enough for more.
+  const keysOfNewRepository = async () => {
+    const b = new MemoryBackend();
+    const repo = await Repository.init(b, 'pw');
+    await repo.addKey('second');
+    const keys: KdfParams[] = [];
+    for await (const f of b.list('key')) keys.push(parseKeyFile(await b.load({ type: 'key', name: f.name }, 0, 0)));
+    assert.equal(keys.length, 2);
+    for (const k of keys) {
+      assert.equal(k.N, minimumKdf.N);
+      assert.equal(k.r, minimumKdf.r);
+      assert.ok(k.p >= minimumKdf.p, `p=${k.p}: below the minimum`);
+    }
+    return { b, keys };
+  };
+  let made = await keysOfNewRepository();
+  for (let attempt = 1; attempt < 4 && made.keys.some((k) => k.p === minimumKdf.p); attempt++) made = await keysOfNewRepository();
+  if (made.keys.some((k) => k.p === minimumKdf.p)) {
+    // On a machine where one unit of p takes more than a quarter of the budget, calibration keeps
+    // the minimum (p=3).
+    const lane = Math.min(...[0, 1].map(() => {
+      const t0 = performance.now();
+      scryptSync('x', 'salt', 64, { N: minimumKdf.N, r: minimumKdf.r, p: 1, maxmem: 64 << 20 });
+      return performance.now() - t0;
+    }));
+    assert.ok(lane > kdfBudgetMs / (minimumKdf.p + 1), `four repositories in a row got p=${minimumKdf.p} on a machine where one lane takes ${lane.toFixed(0)} ms`);
   }
   // And the calibrated key still opens the repository.
-  await Repository.open(b, 'second');
+  await Repository.open(made.b, 'second');
 });
 
 it('the fast and side derivations open the same keys as the lean one, and refuse the same wrong password', async () => {
