@@ -32,6 +32,7 @@ interface Native {
   mac(keys: object, iv: Uint8Array, msg: Uint8Array, tag: Uint8Array): void;
   open(keys: object, sealed: Uint8Array, out: Uint8Array): boolean;
   seal(keys: object, out: Uint8Array, offset: number, plain: Uint8Array): void;
+  romix(lanes: Uint8Array, N: number, r: number): Promise<void>;
 }
 
 /** This thread's implementation; undefined until its first MAC (or chooseCrypto). */
@@ -62,6 +63,14 @@ export function chooseCrypto(): CryptoImplementation {
     chosen = 'noble';
   }
   return chosen;
+}
+
+/**
+ * The addon's scrypt ROMix (each 128·r-byte lane of `lanes` in place, on a thread of libuv's pool,
+ * with half of V's memory: see crypto-native.c), where the addon is what this thread uses.
+ */
+export function nativeRomix(): ((lanes: Uint8Array, N: number, r: number) => Promise<void>) | undefined {
+  return chooseCrypto() === 'native' ? native!.romix : undefined;
 }
 
 /** Which implementation this thread uses; undefined before its first MAC (or chooseCrypto). */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { scryptSync } from 'node:crypto';
 import { it } from 'node:test';
 import { MemoryBackend } from '../backend/memory.js';
@@ -91,5 +92,35 @@ it('the fast and side derivations open the same keys as the lean one, and refuse
   for (const how of ['fast', 'side', 'lean'] as const) {
     assert.deepEqual((await Repository.open(b, 'pw', how)).key, repo.key, how);
     await assert.rejects(Repository.open(b, 'wrong', how), /wrong password/, how);
+  }
+});
+
+it('without the addon (Node\'s scrypt, WebAssembly lanes on workers), every way of opening gives the key the addon\'s way gave', async () => {
+  const b = new MemoryBackend();
+  const repo = await Repository.init(b, 'pw', { kdf: { ...minimumKdf, p: 5 } });
+  const keyFiles: Record<string, string> = {};
+  for await (const f of b.list('key')) keyFiles[f.name] = Buffer.from(await b.load({ type: 'key', name: f.name }, 0, 0)).toString('base64');
+  const child = `
+    import { openKeyFile, parseKeyFile } from ${JSON.stringify(new URL('./keys.js', import.meta.url).href)};
+    import { cryptoImplementation } from ${JSON.stringify(new URL('./crypto.js', import.meta.url).href)};
+    const files = JSON.parse((await import('node:fs')).readFileSync(0, 'utf8'));
+    const kf = parseKeyFile(Buffer.from(Object.values(files)[0], 'base64'));
+    const out = {};
+    for (const how of ['lean', 'side', 'fast']) {
+      const k = await openKeyFile(kf, 'pw', how);
+      out[how] = Buffer.concat([k.encrypt, k.macK, k.macR]).toString('hex');
+      out[how + ' wrong'] = (await openKeyFile(kf, 'wrong', how)) === undefined;
+    }
+    out.crypto = cryptoImplementation();
+    process.stdout.write(JSON.stringify(out));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', child], { input: JSON.stringify(keyFiles), encoding: 'utf8', env: { ...process.env, KEEPSAKE_NATIVE_CRYPTO: '0' } });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, string | boolean>;
+  assert.notEqual(out.crypto, 'native');
+  const want = Buffer.concat([repo.key.encrypt, repo.key.macK, repo.key.macR]).toString('hex');
+  for (const how of ['lean', 'side', 'fast']) {
+    assert.equal(out[how], want, how);
+    assert.equal(out[`${how} wrong`], true, `${how}: a wrong password is refused`);
   }
 });

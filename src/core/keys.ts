@@ -5,12 +5,12 @@
  */
 import { randomBytes, scrypt } from 'node:crypto';
 import os from 'node:os';
-import { open, seal, type MasterKey } from './crypto.js';
+import { nativeRomix, open, seal, type MasterKey } from './crypto.js';
 import { KeepsakeError } from './errors.js';
 import { formatTime, goJson, nowNanos } from './gojson.js';
 import { firstProblem, isPositiveInt, isString, matching, oneOf, shaped, type Fields } from './shape.js';
 import { Semaphore } from '../util/semaphore.js';
-import { scryptOnThreads } from './scrypt-lanes.js';
+import { scryptNative, scryptOnThreads } from './scrypt-lanes.js';
 
 export interface KdfParams {
   N: number;
@@ -107,7 +107,7 @@ const masterShape: Fields = {
 };
 
 /**
- * Derivations at once: one per core, at most 3. Each holds 32 MiB and one of the 4 threads of
+ * Derivations at once: one per core, at most 3. Each holds 16-32 MiB and one of the 4 threads of
  * libuv's pool (shared with file system calls) for ~0.5 s: opening several destinations at once
  * must not take them all. (A 'fast' one counts once though it uses two cores: only commands that
  * open one repository at a time ask for it.)
@@ -115,38 +115,48 @@ const masterShape: Fields = {
 const derivations = new Semaphore(Math.max(1, Math.min(os.availableParallelism(), 3)));
 
 /**
- * How opening a key may use the machine. 'lean': one core and 128·N·r bytes (32 MiB), as restic
- * does. 'fast': scrypt's lanes spread over two cores, two lanes interleaved on each, four times the
- * memory (128 MiB) for ~0.3 s instead of ~0.5 (p=10, N=2^15, r=8: 310-330 vs 520-590 ms on a VM
- * where page faults are cheap). Where they are slow (~12 µs each), its 128 MiB cost ~32,000 faults
- * and it was no faster: p=4, 1.92 GiB restored to tmpfs, fast 3.64 s against lean 3.44 (medians
- * of 6). 'side': all lanes on one thread of their own, two interleaved (64 MiB): p=6, 334-390 ms
- * against lean's 496-625, the main thread free meanwhile. Only check --read-data-subset uses
- * 'fast', whose packs are chosen once the index is read. A restore derives the 'side' way while
- * its decode workers load (RestoreRun): 1.92 GiB restored to tmpfs, medians of 5, 3.42 -> 3.27 s
- * at the same peak (174-176 MiB); 58,833 small photos 6.96 -> 6.73 s, peak 178 -> 185 MiB. A full
- * check --read-data hashes packs on the other core meanwhile (CheckRun); a backup, often the only
- * thing a small NAS does at night and mostly finding little changed, has the lean one as its peak
- * (58k files: 88 MiB; it would be 205).
+ * How opening a key may use the machine. With the project's addon (crypto-native.c), ROMix runs on
+ * a thread of libuv's pool with half of scrypt's usual memory: 'lean' and 'side' on one core with
+ * 64·N·r bytes (16 MiB for N=2^15, r=8), 'fast' on two cores with 16 MiB each. Measured on a 2.1
+ * GHz Xeon, p=4: 233-237 ms against OpenSSL's 239-247 with 32 MiB; the backup of 58,833 unchanged
+ * files, whose peak is the derivation beside the scan, peaked at 95 MiB with OpenSSL's.
+ *
+ * Without the addon: 'lean' is Node's scrypt (OpenSSL), one core and 128·N·r bytes (32 MiB), as
+ * restic does. 'fast' spreads the lanes over two worker threads, two lanes interleaved on each in
+ * WebAssembly (scrypt-lanes.wat), four times the memory (128 MiB) for ~0.3 s instead of ~0.5
+ * (p=10: 310-330 vs 520-590 ms on a VM where page faults are cheap; where they are slow, ~12 µs
+ * each, its 128 MiB cost ~32,000 faults and it was no faster). 'side' puts all lanes on one worker
+ * of their own, two interleaved (64 MiB): p=6, 334-390 ms against lean's 496-625, the main thread
+ * free meanwhile.
+ *
+ * Only check --read-data-subset uses 'fast', whose packs are chosen once the index is read. A
+ * restore derives the 'side' way while its decode workers load (RestoreRun); a full check
+ * --read-data hashes packs on the other core meanwhile (CheckRun); a backup, often the only thing
+ * a small NAS does at night and mostly finding little changed, derives the lean way.
  */
 export type KeyDerivation = 'lean' | 'fast' | 'side';
 
 /** The most one lane may take off the main thread (a worker holds two): restic's own keys' 32 MiB. */
 const fastLaneLimit = 32 * 1024 * 1024;
 
+const powerOfTwo = (n: number) => n >= 2 && (n & (n - 1)) === 0;
+
 function spreads(p: KdfParams): boolean {
-  const powerOfTwo = p.N >= 2 && (p.N & (p.N - 1)) === 0;
   // p=1 or 2: one or two lanes, which OpenSSL on one core computes about as fast.
-  return p.p >= 3 && powerOfTwo && 128 * p.N * p.r <= fastLaneLimit && os.availableParallelism() >= 2;
+  return p.p >= 3 && powerOfTwo(p.N) && 128 * p.N * p.r <= fastLaneLimit && os.availableParallelism() >= 2;
 }
 
 /** `onStart`: called once the derivation runs (after any wait for another), e.g. to use the main thread meanwhile. */
 function derive(password: string, salt: Uint8Array, p: KdfParams, how: KeyDerivation = 'lean', onStart?: () => void): Promise<MasterKey> {
   return derivations.run(() => {
-    // Should a thread not start (memory), the lean way still opens the key: same result.
-    const running = how !== 'lean' && spreads(p)
-      ? scryptOnThreads(password, salt, p, 64, how === 'fast' ? 2 : 1).then(masterKeyOf, () => deriveNow(password, salt, p))
-      : deriveNow(password, salt, p);
+    const romix = powerOfTwo(p.N) ? nativeRomix() : undefined;
+    const cores = how === 'fast' && os.availableParallelism() >= 2 ? 2 : 1;
+    // Should the memory or a thread not be had, Node's scrypt still opens the key: same result.
+    const running = romix
+      ? scryptNative(romix, password, salt, p, 64, cores).then(masterKeyOf, () => deriveNow(password, salt, p))
+      : how !== 'lean' && spreads(p)
+        ? scryptOnThreads(password, salt, p, 64, how === 'fast' ? 2 : 1).then(masterKeyOf, () => deriveNow(password, salt, p))
+        : deriveNow(password, salt, p);
     onStart?.();
     return running;
   });

@@ -1,9 +1,10 @@
 /**
- * scrypt (RFC 7914) with its p lanes spread over worker threads. scrypt is PBKDF2, then ROMix on
- * each of p independent 128·r-byte lanes, then PBKDF2 again; Node's scrypt (OpenSSL) runs the
- * lanes one after another on one thread. Here PBKDF2 stays Node's and ROMix runs in
- * scrypt-lanes.wat, two lanes interleaved per worker (see there why by hand). Results are
- * byte-identical to Node's scrypt (tests compare them).
+ * scrypt (RFC 7914) with its ROMix done here rather than by Node's scrypt. scrypt is PBKDF2, then
+ * ROMix on each of p independent 128·r-byte lanes, then PBKDF2 again; Node's scrypt (OpenSSL) runs
+ * the lanes one after another on one thread and holds 128·r·N bytes. Here PBKDF2 stays Node's, and
+ * ROMix runs either in the project's addon (crypto-native.c: on libuv's pool, half the memory) or
+ * in scrypt-lanes.wat on worker threads, two lanes interleaved per worker (see there why by hand).
+ * Results are byte-identical to Node's scrypt (tests compare them).
  */
 import { pbkdf2Sync } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
@@ -51,24 +52,43 @@ function moveWords(lanes: Uint8Array, at: number, mem: Uint32Array, to: number, 
   }
 }
 
+/** ROMix of whole lanes, somewhere off the main thread; resolves to the mixed lanes. */
+type Mixer = (lanes: Uint8Array, N: number, r: number) => Promise<Uint8Array>;
+
 /**
  * scrypt(password, salt) with the lanes shared by `threads` workers, each given whole pairs of
  * lanes. The caller checks that the parameters suit (N a power of two, the memory acceptable).
  */
-export async function scryptOnThreads(password: string, salt: Uint8Array, params: KdfParams, keyLength: number, threads: number): Promise<Buffer> {
+export function scryptOnThreads(password: string, salt: Uint8Array, params: KdfParams, keyLength: number, threads: number): Promise<Buffer> {
+  return scryptShared(password, salt, params, keyLength, threads, 2, inWorker);
+}
+
+/**
+ * scrypt(password, salt) with ROMix in the addon (`romix`, from nativeRomix): `threads` calls at
+ * once, each on a thread of libuv's pool with 64·r·N bytes. N must be a power of two.
+ */
+export function scryptNative(romix: (lanes: Uint8Array, N: number, r: number) => Promise<void>, password: string, salt: Uint8Array, params: KdfParams, keyLength: number, threads: number): Promise<Buffer> {
+  return scryptShared(password, salt, params, keyLength, threads, 1, async (lanes, N, r) => {
+    await romix(lanes, N, r);
+    return lanes;
+  });
+}
+
+/** The lanes split into at most `threads` shares of whole `unit`s of lanes, mixed at once. */
+async function scryptShared(password: string, salt: Uint8Array, params: KdfParams, keyLength: number, threads: number, unit: number, mix: Mixer): Promise<Buffer> {
   const { N, r, p } = params;
   const bs = 128 * r;
   const b = pbkdf2Sync(password, salt, 1, p * bs, 'sha256');
-  const pairs = Math.ceil(p / 2);
+  const units = Math.ceil(p / unit);
   const shares: [number, number][] = [];
   for (let t = 0, lane = 0; t < threads && lane < p; t++) {
-    const n = 2 * Math.ceil((pairs - lane / 2) / (threads - t));
+    const n = unit * Math.ceil((units - lane / unit) / (threads - t));
     shares.push([lane, Math.min(p, lane + n)]);
     lane += n;
   }
   await Promise.all(
     shares.map(async ([from, to]) => {
-      const mixed = await inWorker(b.slice(from * bs, to * bs), N, r);
+      const mixed = await mix(b.slice(from * bs, to * bs), N, r);
       b.set(mixed, from * bs);
     }),
   );
