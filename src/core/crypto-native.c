@@ -210,7 +210,12 @@ static napi_value seal(napi_env env, napi_callback_info info) {
 typedef uint32_t u32x4 __attribute__((vector_size(16)));
 
 #define ROTATE(v, k) (((v) << (k)) | ((v) >> (32 - (k))))
+/* Rotate a row's words: GCC has __builtin_shufflevector from version 12 on, __builtin_shuffle before. */
+#if defined(__clang__) || __GNUC__ >= 12
 #define TURN(v, a, b, c, d) __builtin_shufflevector(v, v, a, b, c, d)
+#else
+#define TURN(v, a, b, c, d) __builtin_shuffle(v, (u32x4){ a, b, c, d })
+#endif
 
 /* dst = BlockMix_salsa8(src xor x): 2r blocks of four rows each. */
 static void blockmix(const u32x4 *src, const u32x4 *x, u32x4 *dst, size_t r) {
