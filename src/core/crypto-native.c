@@ -196,8 +196,8 @@ static napi_value seal(napi_env env, napi_callback_info info) {
  * scrypt's ROMix, keeping every other block of V: 64·r·N bytes per lane instead of 128·r·N (16 MiB
  * instead of 32 for restic's and keepsake's keys, N=2^15, r=8). An odd V[j] is recomputed from
  * V[j-1] when the second loop asks for it, on average N/2 more BlockMix on top of ROMix's 2N; the
- * smaller V misses the processor's caches less and takes half the page faults, and one lane took
- * 46-62 ms on a 2.1 GHz Xeon where OpenSSL's scrypt took 57 per lane plus ~15 to fault in its 32 MiB.
+ * smaller V misses the processor's caches less and takes half the page faults. On a 2.1 GHz Xeon,
+ * p=8: 479-511 ms here, 466-493 in OpenSSL's scrypt; p=4: 236-259 ms, 246-258.
  * Why by hand: Node's scrypt (OpenSSL's) and the npm packages hold all of V; the peak memory of a
  * backup that finds little changed is the key's derivation beside the scan (58,833 files: 95 MiB).
  *
@@ -217,6 +217,15 @@ typedef uint32_t u32x4 __attribute__((vector_size(16)));
 #define TURN(v, a, b, c, d) __builtin_shuffle(v, (u32x4){ a, b, c, d })
 #endif
 
+/* Salsa20's four quarter-rounds side by side, one per column: b ^= (a + d) <<< 7, and so on. */
+#define QUARTER_ROUNDS(a, b, c, d) \
+  do { \
+    b ^= ROTATE(a + d, 7); \
+    c ^= ROTATE(b + a, 9); \
+    d ^= ROTATE(c + b, 13); \
+    a ^= ROTATE(d + c, 18); \
+  } while (0)
+
 /* dst = BlockMix_salsa8(src xor x): 2r blocks of four rows each. */
 static void blockmix(const u32x4 *src, const u32x4 *x, u32x4 *dst, size_t r) {
   size_t last = (2 * r - 1) * 4;
@@ -228,17 +237,11 @@ static void blockmix(const u32x4 *src, const u32x4 *x, u32x4 *dst, size_t r) {
     a3 ^= src[4 * i + 3] ^ x[4 * i + 3];
     u32x4 i0 = a0, i1 = a1, i2 = a2, i3 = a3;
     for (int n = 0; n < 4; n++) {
-      a1 ^= ROTATE(a0 + a3, 7);
-      a2 ^= ROTATE(a1 + a0, 9);
-      a3 ^= ROTATE(a2 + a1, 13);
-      a0 ^= ROTATE(a3 + a2, 18);
+      QUARTER_ROUNDS(a0, a1, a2, a3); /* column round */
       a1 = TURN(a1, 3, 0, 1, 2);
       a2 = TURN(a2, 2, 3, 0, 1);
       a3 = TURN(a3, 1, 2, 3, 0);
-      a3 ^= ROTATE(a0 + a1, 7);
-      a2 ^= ROTATE(a3 + a0, 9);
-      a1 ^= ROTATE(a2 + a3, 13);
-      a0 ^= ROTATE(a1 + a2, 18);
+      QUARTER_ROUNDS(a0, a3, a2, a1); /* row round: rows 1 and 3 trade places */
       a1 = TURN(a1, 1, 2, 3, 0);
       a2 = TURN(a2, 2, 3, 0, 1);
       a3 = TURN(a3, 3, 0, 1, 2);

@@ -118,8 +118,9 @@ const derivations = new Semaphore(Math.max(1, Math.min(os.availableParallelism()
  * How opening a key may use the machine. With the project's addon (crypto-native.c), ROMix runs on
  * a thread of libuv's pool with half of scrypt's usual memory: 'lean' and 'side' on one core with
  * 64·N·r bytes (16 MiB for N=2^15, r=8), 'fast' on two cores with 16 MiB each. Measured on a 2.1
- * GHz Xeon, p=4: 233-237 ms against OpenSSL's 239-247 with 32 MiB; the backup of 58,833 unchanged
- * files, whose peak is the derivation beside the scan, peaked at 95 MiB with OpenSSL's.
+ * GHz Xeon, p=8: 479-511 ms on one core and 240-274 on two, against OpenSSL's 466-493 with 32
+ * MiB. The backup of 58,833 unchanged files, whose peak is the derivation beside the scan, peaked
+ * at 95 MiB with OpenSSL's scrypt and 79-81 MiB with this.
  *
  * Without the addon: 'lean' is Node's scrypt (OpenSSL), one core and 128·N·r bytes (32 MiB), as
  * restic does. 'fast' spreads the lanes over two worker threads, two lanes interleaved on each in
