@@ -22,6 +22,7 @@ function job(p: string): Omit<WorkerFile, 'job'> {
 }
 
 it('retire waits for the files in flight, hands over every pack and stops the workers; a later file starts new ones', async () => {
+  // The 77 MB below wait in the queue behind the first worker's two batches: a second one starts.
   const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-pool-'));
   try {
     const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf });
@@ -50,10 +51,10 @@ it('retire waits for the files in flight, hands over every pack and stops the wo
       await pool.retire();
       assert.equal(settled, n, 'retire returned before every file in flight was read');
       assert.equal(pool.running, 0);
-      // A file after retire gets workers again.
+      // A file after retire gets a worker again: one, as a single file leaves nothing waiting.
       const late = read(n);
       await new Promise((r) => setTimeout(r, 50));
-      assert.equal(pool.running, 2);
+      assert.equal(pool.running, 1);
       results.push(...(await Promise.all(first)), await late);
       await pool.retire();
       assert.equal(pool.running, 0);
@@ -133,4 +134,35 @@ it('a file that changed after it was listed, even to the same size, is read and 
     assert.equal(r.bytes, 3_000_000);
     await pool.close();
   });
+});
+
+it('small files keep one worker busy, not two: a second starts only when a whole batch of bytes waits', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keepsake-pool-'));
+  try {
+    const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf });
+    await repo.loadIndex();
+    const writer = new RepoWriter(repo);
+    const pool = new ChunkPool([writer], { polynomial: repo.config.chunkerPolynomial, packSize: defaultPackSize, workers: 2, onUploadError: () => undefined });
+    // 1,000 files of 20 KB: more than the 256 the pool holds open at once, ~5 MB of them at most.
+    const files = await Promise.all(Array.from({ length: 1000 }, async (_, i) => {
+      const p = path.join(dir, `IMG_${i}.jpg`);
+      await writeFile(p, randomBytes(20_000));
+      return p;
+    }));
+    try {
+      const results = await Promise.all(files.map(async (p) => {
+        await pool.reserve();
+        return pool.submit(job(p));
+      }));
+      assert.ok(results.every((r) => r.ok));
+      assert.equal(pool.running, 1, 'a second worker started for small files');
+      await pool.retire();
+    } finally {
+      await pool.close();
+    }
+    await writer.flush();
+    assert.deepEqual((await check(repo, { readData: true })).problems, []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -40,6 +40,9 @@ export class ChunkPool {
   private readonly slotWaiters: (() => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
   private open = 0;
+  /** Bytes of the files in `queue`. */
+  private queuedBytes = 0;
+  private init: WorkerInit | undefined;
 
   constructor(
     /** One per destination, in the order the workers know them. */
@@ -47,11 +50,14 @@ export class ChunkPool {
     private readonly opts: { polynomial: bigint; packSize: number; workers?: number; onUploadError: (dest: number, err: unknown) => void },
   ) {}
 
-  /** Workers start on the first file to read: a backup of an unchanged library needs none. */
+  /**
+   * The first worker starts on the first file to read: a backup of an unchanged library needs none.
+   * More start while files wait (see dispatch), up to `workers` (one per core, at most 8).
+   */
   private async start(): Promise<void> {
     const opts = this.opts;
     const staging = (this.staging = await Promise.all(this.writers.map((w) => w.staging())));
-    const init: WorkerInit = {
+    this.init = {
       destinations: this.writers.map((w, i) => ({
         key: { encrypt: w.repo.key.encrypt, macK: w.repo.key.macK, macR: w.repo.key.macR },
         compress: w.repo.compressed,
@@ -65,21 +71,26 @@ export class ChunkPool {
       // uploads at once to fill an uplink or a disk. Packs wait in files, not in memory.
       packsInFlight: 2,
     };
-    const n = opts.workers ?? Math.max(1, Math.min(os.availableParallelism(), 8));
-    for (let i = 0; i < n; i++) {
-      // A worker's garbage is small and short-lived (messages, chunk IDs): a small young generation
-      // suffices and keeps its heap at ~10 MiB instead of ~25.
-      const worker = new Worker(new URL('./chunk-worker.js', import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
-      const slot: Slot = { worker, batches: 0, jobs: new Set() };
-      worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
-      worker.on('error', (err) => this.fail(err));
-      // A worker that ends by itself (not through close) leaves files that would wait forever.
-      worker.on('exit', (code) => {
-        if (!slot.stopping) this.fail(new Error(`a chunk worker stopped unexpectedly (exit code ${code})`));
-      });
-      keepHeapSettings(worker);
-      this.slots.push(slot);
-    }
+    this.addWorker();
+  }
+
+  private get maxWorkers(): number {
+    return this.opts.workers ?? Math.max(1, Math.min(os.availableParallelism(), 8));
+  }
+
+  private addWorker(): void {
+    // A worker's garbage is small and short-lived (messages, chunk IDs): a small young generation
+    // suffices and keeps its heap at ~10 MiB instead of ~25.
+    const worker = new Worker(new URL('./chunk-worker.js', import.meta.url), { workerData: this.init, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+    const slot: Slot = { worker, batches: 0, jobs: new Set() };
+    worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
+    worker.on('error', (err) => this.fail(err));
+    // A worker that ends by itself (not through close) leaves files that would wait forever.
+    worker.on('exit', (code) => {
+      if (!slot.stopping) this.fail(new Error(`a chunk worker stopped unexpectedly (exit code ${code})`));
+    });
+    keepHeapSettings(worker);
+    this.slots.push(slot);
   }
 
   /**
@@ -102,6 +113,7 @@ export class ChunkPool {
       if (this.fatal) return { ok: false, code: 'EFATAL', message: this.fatal.message };
       const job = this.nextJob++;
       this.queue.push({ ...file, job });
+      this.queuedBytes += file.size;
       this.schedule();
       return await new Promise<FileResult>((resolve) => this.waiting.set(job, resolve));
     } finally {
@@ -119,16 +131,30 @@ export class ChunkPool {
     });
   }
 
+  /**
+   * Hand queued files to the least busy worker, two batches each at most. Where every worker has
+   * two and a whole batch's bytes still wait, another worker starts (up to maxWorkers): the workers
+   * are behind. Small files never get there, since the walk holds at most `maxOpenJobs` files open:
+   * the main thread's listing, stat and messages are their pace, and one worker keeps up with it.
+   * Measured on 2 cores, 58,833 photos of ~20 KB, first backup, three alternating pairs: one worker
+   * 6.29-6.57 s and a peak of 153-156 MiB, two 6.42-6.65 s and 166-178 MiB. 1.92 GiB of 4 MB photos
+   * needs the second: 5.39 s with two, 10.8 with one.
+   */
   private dispatch(): void {
     for (;;) {
       if (this.queue.length === 0 || this.slots.length === 0) return;
-      const slot = this.slots.reduce((a, b) => (b.batches < a.batches ? b : a));
-      if (slot.batches >= 2) return;
+      let slot = this.slots.reduce((a, b) => (b.batches < a.batches ? b : a));
+      if (slot.batches >= 2) {
+        if (this.slots.length >= this.maxWorkers || this.queuedBytes < maxBatchBytes) return;
+        this.addWorker();
+        slot = this.slots.at(-1)!;
+      }
       const files: WorkerFile[] = [];
       let bytes = 0;
       while (this.queue.length > 0 && files.length < maxBatchFiles && (bytes < maxBatchBytes || files.length === 0)) {
         const f = this.queue.shift()!;
         bytes += f.size;
+        this.queuedBytes -= f.size;
         files.push(f);
         slot.jobs.add(f.job);
       }
@@ -246,6 +272,7 @@ export class ChunkPool {
    */
   async close(): Promise<void> {
     this.queue.length = 0;
+    this.queuedBytes = 0;
     this.fail(new Error('the backup stopped before this file was read'));
     await this.stop();
   }
