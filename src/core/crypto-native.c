@@ -289,7 +289,7 @@ typedef struct {
   int ok;
 } romix_job_t;
 
-/* One lane's words between little-endian bytes and the order above; way 1: in, 0: out. */
+/* Lanes' words between little-endian bytes and the order above; way 1: in, 0: out. */
 static void reorder(unsigned char *bytes, uint32_t *words, size_t length, int way) {
   for (size_t block = 0; block < length; block += 64) {
     for (int k = 0; k < 16; k++) {
@@ -361,7 +361,7 @@ static napi_value romix(napi_env env, napi_callback_info info) {
   romix_job_t *job = calloc(1, sizeof *job);
   if (job) job->mixed = aligned_alloc(64, (length + 63) / 64 * 64);
   if (!job || !job->mixed) {
-    if (job) free(job);
+    free(job);
     return fail(env, "romix: out of memory");
   }
   job->length = length;
@@ -373,6 +373,8 @@ static napi_value romix(napi_env env, napi_callback_info info) {
       || napi_create_string_utf8(env, "keepsake:romix", NAPI_AUTO_LENGTH, &name) != napi_ok
       || napi_create_async_work(env, NULL, name, romix_execute, romix_complete, job, &job->work) != napi_ok
       || napi_queue_async_work(env, job->work) != napi_ok) {
+    if (job->work) napi_delete_async_work(env, job->work);
+    if (job->lanes) napi_delete_reference(env, job->lanes);
     free(job->mixed);
     free(job);
     return fail(env, "romix: could not start");

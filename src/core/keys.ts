@@ -152,12 +152,11 @@ function derive(password: string, salt: Uint8Array, p: KdfParams, how: KeyDeriva
   return derivations.run(() => {
     const romix = powerOfTwo(p.N) ? nativeRomix() : undefined;
     const cores = how === 'fast' && os.availableParallelism() >= 2 ? 2 : 1;
+    const ours = romix
+      ? scryptNative(romix, password, salt, p, 64, cores)
+      : how !== 'lean' && spreads(p) ? scryptOnThreads(password, salt, p, 64, cores) : undefined;
     // Should the memory or a thread not be had, Node's scrypt still opens the key: same result.
-    const running = romix
-      ? scryptNative(romix, password, salt, p, 64, cores).then(masterKeyOf, () => deriveNow(password, salt, p))
-      : how !== 'lean' && spreads(p)
-        ? scryptOnThreads(password, salt, p, 64, how === 'fast' ? 2 : 1).then(masterKeyOf, () => deriveNow(password, salt, p))
-        : deriveNow(password, salt, p);
+    const running = ours ? ours.then(masterKeyOf, () => deriveNow(password, salt, p)) : deriveNow(password, salt, p);
     onStart?.();
     return running;
   });
