@@ -22,6 +22,7 @@ import { type StoredSnapshot } from './snapshot.js';
 import { encodeTree, type TreeNode } from './tree.js';
 import { ChunkPool, type FileResult } from './worker-pool.js';
 import { statKey } from './worker-protocol.js';
+import { mallocForBackup } from '../util/heap-settings.js';
 
 type Trie = Map<string, { target?: string; children: Trie }>;
 
@@ -86,6 +87,7 @@ export class Archiver {
       // Chunks are cut once for all destinations, so all must cut alike.
       throw new KeepsakeError('invalid-argument', 'destinations backed up in one pass must share chunker parameters');
     }
+    mallocForBackup();
     this.targets = specs.map((s) => new ArchiveTarget(s, opts.packSize));
     this.scanner = opts.scan ?? new Scanner(specs.some((s) => s.dirCache !== undefined));
     this.pool = new ChunkPool(this.targets.map((t) => t.writer), {

@@ -16,7 +16,8 @@
  * block, as restic's does. Each thread (Node-API environment) has its own key contexts.
  *
  * It also computes scrypt's ROMix (RFC 7914) for opening keys, with half of its memory (romix
- * below): OpenSSL's scrypt, like every other here, holds all N blocks of V.
+ * below): OpenSSL's scrypt, like every other here, holds all N blocks of V. And it sets glibc's
+ * malloc thresholds (malloc_thresholds below), which Node has no way to reach.
  */
 #include <node_api.h>
 #include <openssl/crypto.h>
@@ -24,6 +25,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 typedef struct {
   EVP_CIPHER_CTX *ctr; /* AES-256-CTR under the encryption key */
@@ -382,6 +386,28 @@ static napi_value romix(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/*
+ * malloc_thresholds(mmap, trim) -> boolean: glibc's M_MMAP_THRESHOLD (blocks from this size are
+ * mapped on their own and unmapped when freed) and M_TRIM_THRESHOLD (free memory above this at the
+ * top of the heap goes back to the system), for the whole process. Setting them also stops glibc
+ * from raising them by itself. False (nothing done) where the C library is not glibc.
+ */
+static napi_value malloc_thresholds(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2] = { NULL }, result;
+  uint32_t mmap_at = 0, trim_at = 0;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 2
+      || napi_get_value_uint32(env, a[0], &mmap_at) != napi_ok || napi_get_value_uint32(env, a[1], &trim_at) != napi_ok
+      || mmap_at == 0 || mmap_at > (32u << 20) || trim_at == 0 || trim_at > (1u << 30)) {
+    return fail(env, "malloc_thresholds: expected an mmap threshold of 1 byte to 32 MiB and a trim threshold of 1 byte to 1 GiB");
+  }
+  bool done = false;
+#ifdef __GLIBC__
+  done = mallopt(M_MMAP_THRESHOLD, (int)mmap_at) == 1 && mallopt(M_TRIM_THRESHOLD, (int)trim_at) == 1;
+#endif
+  return napi_get_boolean(env, done, &result) == napi_ok ? result : NULL;
+}
+
 NAPI_MODULE_INIT() {
   /* One Poly1305 implementation per environment, freed with it. */
   EVP_MAC *alg = EVP_MAC_fetch(NULL, "POLY1305", NULL);
@@ -392,6 +418,7 @@ NAPI_MODULE_INIT() {
   }
   static const struct { const char *name; napi_callback fn; } fns[] = {
     { "keys", keys }, { "mac", mac }, { "open", open_sealed }, { "seal", seal }, { "romix", romix },
+    { "mallocThresholds", malloc_thresholds },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -16,6 +16,7 @@
  * the main thread's young generation grew to 32 MiB again), so they are set at start and again
  * once each worker is online. (Flags on the `#!` line would need `env -S`, which BusyBox lacks.)
  */
+import { createRequire } from 'node:module';
 import v8 from 'node:v8';
 import { type Worker } from 'node:worker_threads';
 
@@ -53,7 +54,42 @@ export function collectAfter(bytes: number): void {
 }
 
 /**
- * Raise glibc's malloc trim threshold to 16 MiB for the whole process (from a thread that has `gc()`).
+ * Set glibc's malloc thresholds for the whole process through the project's addon (see
+ * crypto-native.c): blocks from `mmap` bytes are mapped on their own, free memory above `trim` at
+ * the top of a heap goes back to the system, and glibc stops moving either by itself. False where
+ * the addon was not built or the C library is not glibc, or KEEPSAKE_NATIVE_CRYPTO=0 turns the addon
+ * off (see crypto.ts): nothing changed then.
+ */
+export function setMallocThresholds(mmap: number, trim: number): boolean {
+  if (process.env.KEEPSAKE_NATIVE_CRYPTO === '0') return false;
+  let addon: { mallocThresholds?: (m: number, t: number) => boolean };
+  try {
+    addon = createRequire(import.meta.url)('../core/crypto-native.node') as typeof addon;
+  } catch {
+    return false;
+  }
+  return addon.mallocThresholds?.(mmap, trim) ?? false;
+}
+
+/**
+ * Malloc thresholds for a backup: blocks from 32 KiB mapped on their own, the heap trimmed above
+ * 512 KiB. glibc's own rule raises the mmap threshold to the size of the largest mapped block freed
+ * so far (up to 32 MiB), and a backup frees many blocks of 32 KiB to a few MiB: after the first
+ * large one, they all came from the heaps, where the blocks still in use between them kept the
+ * freed ones from going back. Measured on 2 cores
+ * (tmpfs, alternating runs, peak medians): first backup of 58,833 photos of ~20 KB, six runs each,
+ * 153 MiB (spread 147-164) without, 143 (142-144) from 64 KiB, 139 (138-141) from 32 KiB; time
+ * medians 8.9, 9.2, 9.5 s, within the runs' spread (8.0-10.4). First backup of 1.92 GiB of 4 MB
+ * photos, five runs: 181 -> 166 MiB, 4.39 -> 4.63 s: its ~2,000 blocks of 32 KiB are now each
+ * mapped and unmapped (2,300 mmap calls instead of 260). Memory is the target the backup missed;
+ * its speed has room (see BENCHMARKS.md).
+ */
+export function mallocForBackup(): boolean {
+  return setMallocThresholds(32 * 1024, 512 * 1024);
+}
+
+/**
+ * Raise glibc's malloc trim threshold to 16 MiB for the whole process (mapping blocks from 8 MiB).
  *
  * glibc returns the free top of a heap to the kernel once it exceeds the trim threshold. That starts
  * at 128 KiB, and glibc raises it to twice the size of the largest block it hands back with munmap
@@ -61,18 +97,23 @@ export function collectAfter(bytes: number): void {
  * free first. A thread that decrypts drops 32 KiB buffers in bulk (see collectAfter). With a low
  * threshold, each collection gives that memory back and the next 16 MiB fault it in again: runs were
  * bimodal. Decrypting 2 GiB in one thread took 0.8-0.9 s with 7,000 page faults, or 1.0-3.0 s with
- * 25,000-118,000. Freeing one 8 MiB block at the start sets the threshold (8 MiB for mmap, 16 MiB for
- * trim) before that work begins. Measured on a VM where a page fault costs ~11 µs (tmpfs, 6 runs
+ * 25,000-118,000. Setting the thresholds (8 MiB for mmap, 16 MiB for trim) before that work begins
+ * avoids it. Measured on a VM where a page fault costs ~11 µs (tmpfs, 6 runs
  * each, alternating): restore of 1.92 GiB 101,000-143,000 -> 81,000-90,000 faults, median 4.06 ->
  * 3.82 s; check --read-data 102,000-185,000 -> 81,000-86,000 faults, median 3.84 -> 3.47 s. The
  * heap keeps more between collections: peak 205-238 MiB against 205-226 (restore), 205-219 against
  * 205-210 (check). A 4 MiB block ran as fast within the noise, with outliers of 98,000 and 145,000
  * faults in 8 runs of check where 8 MiB had none above 86,000.
- * Not for backups: there the chunk workers' freed buffers then stay in the process, +20 MiB at the
- * peak of a 58,833-file first backup, for no speed. Elsewhere than glibc this allocates and frees an untouched
- * block, nothing more.
+ * Not for backups (see mallocForBackup): there the chunk workers' freed buffers then stay in the
+ * process, +20 MiB at the peak of a 58,833-file first backup, for no speed.
+ *
+ * Through the addon where there is one. Otherwise (from a thread that has `gc()`) by glibc's own
+ * rule: freeing one mapped 8 MiB block sets the same two thresholds. That does nothing once they
+ * were set explicitly (a backup earlier in the same process). Elsewhere than glibc this allocates
+ * and frees an untouched block, nothing more.
  */
 export function raiseMallocTrimThreshold(): void {
+  if (setMallocThresholds(8 * 1024 * 1024, 16 * 1024 * 1024)) return;
   const gc = (globalThis as { gc?: (o: { type: 'major' }) => void }).gc;
   if (!gc) return;
   // Larger than glibc's mmap threshold, so it is mapped; never touched, so it costs no memory.
