@@ -18,10 +18,10 @@
  * misbehave). Randomness is Node's.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { poly1305 } from '@noble/ciphers/_poly1305.js';
 import { CorruptError } from './errors.js';
 import { loadPoly1305, poly1305Wasm } from './poly1305.js';
+import { projectAddon } from '../util/addon.js';
 import { collectAfter } from '../util/heap-settings.js';
 
 export type CryptoImplementation = 'native' | 'webassembly' | 'noble';
@@ -39,22 +39,13 @@ interface Native {
 let chosen: CryptoImplementation | undefined;
 let native: Native | undefined;
 
-function loadNative(): Native | undefined {
-  if (process.env.KEEPSAKE_NATIVE_CRYPTO === '0') return undefined;
-  try {
-    return createRequire(import.meta.url)('./crypto-native.node') as Native;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Choose this thread's implementation now rather than at its first MAC (a worker does, before its
  * first blob), and say which.
  */
 export function chooseCrypto(): CryptoImplementation {
   if (chosen) return chosen;
-  native = loadNative();
+  native = projectAddon<Native>();
   if (native) return (chosen = 'native');
   try {
     loadPoly1305();

@@ -16,9 +16,9 @@
  * the main thread's young generation grew to 32 MiB again), so they are set at start and again
  * once each worker is online. (Flags on the `#!` line would need `env -S`, which BusyBox lacks.)
  */
-import { createRequire } from 'node:module';
 import v8 from 'node:v8';
 import { type Worker } from 'node:worker_threads';
+import { projectAddon } from './addon.js';
 
 export function applyHeapSettings(): void {
   v8.setFlagsFromString('--semi-space-growth-factor=1');
@@ -57,18 +57,11 @@ export function collectAfter(bytes: number): void {
  * Set glibc's malloc thresholds for the whole process through the project's addon (see
  * crypto-native.c): blocks from `mmap` bytes are mapped on their own, free memory above `trim` at
  * the top of a heap goes back to the system, and glibc stops moving either by itself. False where
- * the addon was not built or the C library is not glibc, or KEEPSAKE_NATIVE_CRYPTO=0 turns the addon
- * off (see crypto.ts): nothing changed then.
+ * there is no addon (see addon.ts) or the C library is not glibc: nothing changed then.
  */
 export function setMallocThresholds(mmap: number, trim: number): boolean {
-  if (process.env.KEEPSAKE_NATIVE_CRYPTO === '0') return false;
-  let addon: { mallocThresholds?: (m: number, t: number) => boolean };
-  try {
-    addon = createRequire(import.meta.url)('../core/crypto-native.node') as typeof addon;
-  } catch {
-    return false;
-  }
-  return addon.mallocThresholds?.(mmap, trim) ?? false;
+  const addon = projectAddon<{ mallocThresholds?: (m: number, t: number) => boolean }>();
+  return addon?.mallocThresholds?.(mmap, trim) ?? false;
 }
 
 /**
@@ -76,10 +69,10 @@ export function setMallocThresholds(mmap: number, trim: number): boolean {
  * 512 KiB. glibc's own rule raises the mmap threshold to the size of the largest mapped block freed
  * so far (up to 32 MiB), and a backup frees many blocks of 32 KiB to a few MiB: after the first
  * large one, they all came from the heaps, where the blocks still in use between them kept the
- * freed ones from going back. Measured on 2 cores
- * (tmpfs, alternating runs, peak medians): first backup of 58,833 photos of ~20 KB, six runs each,
- * 153 MiB (spread 147-164) without, 143 (142-144) from 64 KiB, 139 (138-141) from 32 KiB; time
- * medians 8.9, 9.2, 9.5 s, within the runs' spread (8.0-10.4). First backup of 1.92 GiB of 4 MB
+ * freed ones from going back. Measured on 2 cores (tmpfs, alternating runs, peak medians): first
+ * backup of 58,833 photos of ~20 KB, six runs each, 153 MiB (spread 147-164) without, 143
+ * (142-144) from 64 KiB, 139 (138-141) from 32 KiB; time medians 8.9, 9.2, 9.5 s, within the runs'
+ * spread (8.0-10.4). First backup of 1.92 GiB of 4 MB
  * photos, five runs: 181 -> 166 MiB, 4.39 -> 4.63 s: its ~2,000 blocks of 32 KiB are now each
  * mapped and unmapped (2,300 mmap calls instead of 260). Memory is the target the backup missed;
  * its speed has room (see BENCHMARKS.md).
