@@ -9,7 +9,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { WasmChunker } from './chunker-wasm.js';
-import { loadZstd } from './compress.js';
+import { compressChecked, loadZstd } from './compress.js';
 import { chooseCrypto, type MasterKey } from './crypto.js';
 import { hashID } from './hash.js';
 import { firstChunkCut } from './jpeg.js';
@@ -214,7 +214,25 @@ async function drain(): Promise<void> {
   }
 }
 
+/**
+ * Compress for the main thread, answered between files rather than after the batch: a folder's tree
+ * waits for it. The result is a copy out of the WebAssembly heap, so it is transferred, not copied.
+ */
+async function compressFor(req: number, data: Uint8Array): Promise<void> {
+  try {
+    await loadZstd();
+    const z = compressChecked(data);
+    port.postMessage({ t: 'compressed', req, data: z } satisfies FromWorker, [z.buffer as ArrayBuffer]);
+  } catch (err) {
+    post({ t: 'fatal', message: (err as Error).stack ?? String(err) });
+  }
+}
+
 port.on('message', (m: ToWorker) => {
+  if (m.t === 'compress') {
+    void compressFor(m.req, m.data);
+    return;
+  }
   if (m.t === 'need' || m.t === 'ack') {
     const i = waiters.findIndex((w) => w.kind === m.t);
     waiters.splice(i, 1)[0]!.resolve(m);

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, it } from 'node:test';
 import { decodeBlob } from './blob.js';
+import { compressChecked, loadZstd } from './compress.js';
 import { randomKey } from './crypto.js';
 import { CorruptError } from './errors.js';
 import { hashID } from './hash.js';
@@ -69,4 +70,28 @@ it('discard drops the pack being assembled and its file', () => {
   p.discard();
   assert.equal(p.count, 0);
   assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('dropped')), []);
+});
+
+it('a tree blob compressed elsewhere is stored compressed when smaller, checked against what was compressed', async () => {
+  await loadZstd();
+  const key = randomKey();
+  const p = new PackBuilder(key, 'tree', { dir, prefix: 'elsewhere' });
+  const tree = blob('{"nodes":[]}');
+  const incompressible = randomBytes(4096);
+  assert.ok(p.addCompressed(hashID(tree), tree, compressChecked(tree)));
+  assert.ok(p.addCompressed(hashID(incompressible), incompressible, compressChecked(incompressible)));
+  const done = p.finish();
+  const bytes = readFileSync(done.file);
+  const [a, b] = done.blobs;
+  assert.equal(a!.uncompressedLength, tree.length);
+  assert.equal(b!.uncompressedLength, undefined, 'stored as it was: compression made it larger');
+  assert.deepEqual(decodeBlob(key, a!.id, bytes.subarray(a!.offset, a!.offset + a!.length), a!.uncompressedLength), tree);
+  assert.deepEqual(decodeBlob(key, b!.id, bytes.subarray(b!.offset, b!.offset + b!.length), b!.uncompressedLength), incompressible);
+  rmSync(done.file);
+
+  const damaged = new PackBuilder(key, 'tree', { dir, prefix: 'damaged-z' });
+  damaged.addCompressed(hashID(tree), tree, compressChecked(tree));
+  (damaged as unknown as { buf: Buffer }).buf[40]! ^= 0x01;
+  assert.throws(() => damaged.finish(), CorruptError);
+  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('damaged-z')), []);
 });

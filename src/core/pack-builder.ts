@@ -10,11 +10,10 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { decodeBlob } from './blob.js';
 import { compress, compressMin } from './compress.js';
-import { extension, sealInto, type MasterKey } from './crypto.js';
+import { extension, open, sealInto, type MasterKey } from './crypto.js';
 import { CorruptError } from './errors.js';
-import { type ID } from './hash.js';
+import { hashID, type ID } from './hash.js';
 import { packTrailer, parseTrailer, type BlobType, type PackedBlob } from './pack.js';
 
 /** restic's default target pack size. */
@@ -55,6 +54,8 @@ export class PackBuilder {
   private buffered = 0;
   /** Index of the first blob whose bytes are still in buf. */
   private firstBuffered = 0;
+  /** Of a tree pack, the SHA-256 of each buffered blob's stored payload (see writeOut). */
+  private payloadIDs: ID[] = [];
   private fd = -1;
   private file = '';
   private hash: Hash | undefined;
@@ -88,15 +89,14 @@ export class PackBuilder {
    * compressed (zstd must be loaded) and stored so when that makes them smaller.
    */
   add(id: ID, plain: Uint8Array, tryCompress: boolean): boolean {
-    let payload = plain;
-    let uncompressedLength: number | undefined;
-    if (tryCompress && plain.length >= compressMin) {
-      const z = compress(plain);
-      if (z.length < plain.length) {
-        payload = z;
-        uncompressedLength = plain.length;
-      }
-    }
+    return this.addCompressed(id, plain, tryCompress && plain.length >= compressMin ? compress(plain) : undefined);
+  }
+
+  /** add() for a blob compressed elsewhere: `z` is stored instead of `plain` if it is smaller. */
+  addCompressed(id: ID, plain: Uint8Array, z: Uint8Array | undefined): boolean {
+    const smaller = z !== undefined && z.length < plain.length;
+    const payload = smaller ? z : plain;
+    const uncompressedLength = smaller ? plain.length : undefined;
     const need = payload.length + extension;
     if (this.used > 0 && this.used + need + trailerSlack > this.target) return false;
     if (this.fd < 0) this.open();
@@ -104,6 +104,8 @@ export class PackBuilder {
       this.writeOut();
       if (need > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(need, writeBuffer));
     }
+    // Uncompressed, the payload's hash is the blob's ID.
+    if (this.type === 'tree') this.payloadIDs.push(smaller ? hashID(payload) : id);
     const length = sealInto(this.key, payload, this.buf, this.buffered);
     this.blobs.push({ type: this.type, id, offset: this.used, length, uncompressedLength });
     this.buffered += length;
@@ -119,18 +121,24 @@ export class PackBuilder {
 
   /**
    * Write the buffered blobs to the file. Tree blobs (small, and the ones a snapshot cannot live
-   * without) are first decrypted back to their IDs, so a buffer damaged between encryption and
-   * upload is refused. Data blobs are checked by their MACs and IDs on every read and by
-   * `check --read-data`; a full read-back of all data here would cost about a third of a backup's CPU.
+   * without) are first decrypted back to the payload that was stored, so a buffer damaged between
+   * encryption and upload is refused (that a compressed payload is the tree was checked where it was
+   * compressed: compressChecked; this thread then needs no zstd decoder). Data blobs are checked by
+   * their MACs and IDs on every read and by `check --read-data`; a full read-back of all data here
+   * would cost about a third of a backup's CPU.
    */
   private writeOut(): void {
     if (this.buffered === 0) return;
     const start = this.blobs[this.firstBuffered]!.offset;
     if (this.type === 'tree') {
+      const expected = this.payloadIDs;
+      this.payloadIDs = [];
       try {
-        for (const b of this.blobs.slice(this.firstBuffered)) {
-          decodeBlob(this.key, b.id, this.buf.subarray(b.offset - start, b.offset - start + b.length), b.uncompressedLength);
-        }
+        this.blobs.slice(this.firstBuffered).forEach((b, i) => {
+          if (hashID(open(this.key, this.buf.subarray(b.offset - start, b.offset - start + b.length))) !== expected[i]) {
+            throw new CorruptError(`tree blob ${b.id.slice(0, 8)} did not read back as written; nothing was uploaded`);
+          }
+        });
       } catch (err) {
         this.discard();
         throw err;
@@ -175,6 +183,7 @@ export class PackBuilder {
       rmSync(this.file, { force: true });
     }
     this.blobs.length = 0;
+    this.payloadIDs = [];
     this.reset();
   }
 

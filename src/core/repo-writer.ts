@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileSystemError } from '../backend/backend.js';
-import { compressMin, loadZstd } from './compress.js';
+import { compressMin, compressWith, type Compressor } from './compress.js';
 import { CorruptError } from './errors.js';
 import { hashID, type ID } from './hash.js';
 import { processAlive } from './lock.js';
@@ -82,6 +82,11 @@ export class RepoWriter {
   /** Nothing is written before this settles (see gateWrites); a rejection fails the writer. */
   private gate: Promise<void> = Promise.resolve();
   readonly stats: WriterStats = { dataBlobs: 0, treeBlobs: 0, addedBytes: 0, uploadedBytes: 0, packs: 0 };
+  /**
+   * Where tree blobs and index files are compressed: a backup lends its chunk workers' zstd while
+   * they run (see ChunkPool.compress), else it is this thread's.
+   */
+  compressor: Compressor | undefined;
 
   constructor(readonly repo: Repository, private readonly opts: WriterOptions = {}) {
     this.lastIndex = this.now();
@@ -176,9 +181,9 @@ export class RepoWriter {
    */
   async saveClaimed(type: BlobType, id: ID, plain: Uint8Array): Promise<void> {
     const staging = await this.staging();
-    if (this.repo.compressed && plain.length >= compressMin) await loadZstd();
+    const z = this.repo.compressed && plain.length >= compressMin ? await compressWith(this.compressor, plain) : undefined;
     const pack = (this.packs[type] ??= new PackBuilder(this.repo.key, type, staging, this.opts.packSize ?? defaultPackSize));
-    const add = () => this.staged(staging, () => pack.add(id, plain, this.repo.compressed));
+    const add = () => this.staged(staging, () => pack.addCompressed(id, plain, z));
     if (!add()) {
       await this.upload(this.staged(staging, () => pack.finish()));
       add();
@@ -250,7 +255,7 @@ export class RepoWriter {
         blobs += packs[i]!.blobs.length;
         group.push(packs[i]!);
       }
-      const data = await this.repo.sealUnpacked(encodeIndex(group));
+      const data = await this.repo.sealUnpacked(encodeIndex(group), this.compressor);
       await this.repo.backend.save({ type: 'index', name: hashID(data) }, data);
       this.stats.uploadedBytes += data.length;
     }

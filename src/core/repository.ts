@@ -4,7 +4,7 @@
  * lives here; bulk writing of packs is in repo-writer.ts.
  */
 import { BackendError, hasConfig, isNotFound, type Backend, type FileType } from '../backend/backend.js';
-import { compress, compressMin, decompress, loadZstd } from './compress.js';
+import { compressMin, compressWith, decompress, loadZstd, type Compressor } from './compress.js';
 import { open, randomKey, seal, type MasterKey } from './crypto.js';
 import { CorruptError, KeepsakeError } from './errors.js';
 import { goJson } from './gojson.js';
@@ -143,17 +143,17 @@ export class Repository {
     return id;
   }
 
-  async sealUnpacked(json: Uint8Array): Promise<Buffer> {
+  async sealUnpacked(json: Uint8Array, compressor?: Compressor): Promise<Buffer> {
     let plain: Uint8Array = json;
     if (this.compressed && json.length >= compressMin) {
-      await loadZstd();
-      const z = compress(json);
+      const z = await compressWith(compressor, json);
       plain = Buffer.concat([Buffer.of(2), z]);
     }
     const sealed = seal(this.key, plain);
     // Read it back before it leaves: a fault in memory or in an encoder must not reach the
     // repository as an index or snapshot nobody can read (these files are small; this is cheap).
-    if (!this.decodeUnpacked(open(this.key, sealed)).equals(json)) {
+    // The compression was read back where it was done (compressWith).
+    if (!open(this.key, sealed).equals(plain)) {
       throw new CorruptError('a repository file did not read back as written; nothing was stored');
     }
     return sealed;
@@ -183,9 +183,10 @@ export class Repository {
   }
 
   private async readIndexes(onDamaged?: (id: ID, err: Error) => void): Promise<void> {
-    // Index files are the largest JSON a repository holds: decompressed by the WebAssembly decoder.
-    if (this.compressed) await loadZstd();
     const ids = await this.list('index');
+    // Index files are the largest JSON a repository holds: decompressed by the WebAssembly decoder
+    // (loaded only if there are any: a first backup's thread then never holds its heap).
+    if (this.compressed && ids.length > 0) await loadZstd();
     await this.cache?.retain('index', new Set(ids));
     await mapLimit(ids, this.backend.connections, async (id) => {
       let idx;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { CorruptError } from './errors.js';
-import { decodeTree, encodeTree, utf8Compare, type TreeNode } from './tree.js';
+import { decodeTree, encodeTree, TreeEncoder, utf8Compare, type TreeNode } from './tree.js';
 
 const id = (c: string) => c.repeat(64);
 const file: TreeNode = {
@@ -61,11 +61,11 @@ it('encodes as Go does: HTML characters and U+2028 escaped, names quoted the str
   assert.equal(encodeTree(nodes).toString(), "{\"nodes\":[{\"name\":\"a\\u003cb\\u003e\\u0026\\\\\\\"c\\\\\\\\d\",\"type\":\"file\",\"mode\":420,\"mtime\":\"2024-05-01T10:00:00.1+02:00\",\"atime\":\"x\\u003c\",\"ctime\":\"z\",\"uid\":1,\"gid\":2,\"user\":\"ü\\u003c\",\"group\":\"g\\u0026\",\"inode\":5,\"device_id\":7,\"size\":3,\"links\":1,\"linktarget\":\"t\\u2028\",\"content\":[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"],\"error\":\"e\\u003e\"},{\"name\":\"\\\\ue000\",\"type\":\"file\",\"mtime\":\"m\",\"atime\":\"a\",\"ctime\":\"c\",\"uid\":0,\"gid\":0,\"content\":[]},{\"name\":\"𝄞\",\"type\":\"symlink\",\"mtime\":\"m\",\"atime\":\"a\",\"ctime\":\"c\",\"uid\":0,\"gid\":0,\"linktarget\":\"../x\",\"content\":null}]}\n");
 });
 
-it('a large folder\'s tree is encoded into a buffer of its own that later trees do not overwrite', () => {
+it('trees encoded one after another keep their bytes; long names outgrow the estimate', () => {
   const many = (n: number, prefix: string, extra = ''): TreeNode[] =>
     Array.from({ length: n }, (_, i) => ({ ...file, name: `${prefix}${String(i).padStart(6, '0')}${extra}` }));
   const small = encodeTree([file, dir]);
-  // 3,000 nodes go past the reused buffer's size; long names make them outgrow the estimate too.
+  // Long names make nodes outgrow the estimate of their encoder's buffer.
   const big = encodeTree(many(3000, 'IMG_'));
   const longNames = encodeTree(many(2100, 'x', 'é'.repeat(600)));
   const bigCopy = Buffer.from(big);
@@ -75,4 +75,18 @@ it('a large folder\'s tree is encoded into a buffer of its own that later trees 
   assert.deepEqual(decodeTree(big).map((n) => n.name), many(3000, 'IMG_').map((n) => n.name));
   assert.deepEqual(decodeTree(longNames).map((n) => n.name), many(2100, 'x', 'é'.repeat(600)).map((n) => n.name));
   assert.ok(longNames.length > 2100 * 512, 'the long names do outgrow the estimate');
+});
+
+it('a tree written node by node, in name order, is the tree encodeTree makes; out of order is refused', () => {
+  const e = new TreeEncoder(2);
+  e.add(file);
+  assert.throws(() => e.add(dir), /out of order/, "'Café ☕' sorts before 'IMG_0001.JPG'");
+  const inOrder = new TreeEncoder(2);
+  for (const n of [file, dir].sort((a, b) => utf8Compare(a.name, b.name))) inOrder.add(n);
+  assert.deepEqual(inOrder.finish(), encodeTree([file, dir]));
+  // Added one by one as a backup does, the tree of a large folder is the same too.
+  const many = Array.from({ length: 2000 }, (_, i) => ({ ...file, name: `IMG_${String(i).padStart(6, '0')}` }));
+  const streamed = new TreeEncoder(many.length);
+  for (const n of many) streamed.add(n);
+  assert.deepEqual(streamed.finish(), encodeTree([...many].reverse()));
 });

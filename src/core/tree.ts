@@ -44,103 +44,133 @@ export const ModeSetgid = 2 ** 22;
 export const ModeCharDevice = 2 ** 21;
 export const ModeSticky = 2 ** 20;
 
-/**
- * Trees are encoded into one buffer reused for every tree, field by field: this runs for every file
- * of every backup, and building each node as a string (then joining, then converting) made a backup
- * of 58,000 files allocate ~200 MB of short-lived strings on the main thread, which is what grows
- * its heap.
- */
-let out = Buffer.allocUnsafe(256 * 1024);
-/** Where the tree being encoded ends in `out`. */
-let end = 0;
-/** The reused buffer is kept up to this size; a tree estimated larger gets a buffer of its own. */
-const scratchMax = 1024 * 1024;
 /** A generous estimate of one node's encoded size (a photo's is ~350 bytes). */
 const nodeEstimate = 512;
 
-function room(n: number): void {
-  if (end + n <= out.length) return;
-  const next = Buffer.allocUnsafe(Math.max(end + n, out.length * 2));
-  out.copy(next, 0, 0, end);
-  out = next;
-}
-
-/** Text known to be ASCII (field names, numbers, hex IDs, times). */
-function ascii(s: string): void {
-  room(s.length);
-  end += out.write(s, end, 'latin1');
-}
-
-/** Any text, as UTF-8. */
-function utf8(s: string): void {
-  room(s.length * 3);
-  end += out.write(s, end, 'utf8');
-}
-
 const plainJson = /^[\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\x5b\x5d-\x7e]*$/; // printable ASCII that Go's JSON writes as is
 
-/** A JSON string as Go writes it. */
-function jsonString(s: string): void {
-  if (plainJson.test(s)) {
-    room(s.length + 2);
-    out[end++] = 0x22;
-    end += out.write(s, end, 'latin1');
-    out[end++] = 0x22;
-  } else {
-    utf8(goString(s));
-  }
-}
-
 /**
- * One node as restic's Go struct marshals it: fields in declaration order, `omitempty` ones left out
- * when zero.
+ * A tree written node by node, in name order, field by field into one buffer: this runs for every
+ * file of every backup, and building each node as a string (then joining, then converting) made a
+ * backup of 58,000 files allocate ~200 MB of short-lived strings on the main thread. A backup adds a
+ * folder's entries as they are stored (see Archiver), so a folder of 14,000 photos is held as ~5 MB
+ * of JSON, not as 14,000 node objects until its last photo is read.
+ *
+ * The buffer is sized up front from the expected node count: for a large folder it is one mapping
+ * whose pages cost memory only once written, and the tree is returned without a copy.
  */
-function writeNode(n: TreeNode): void {
-  ascii('{"name":');
-  jsonString(goQuoteInner(n.name));
-  ascii(`,"type":"${n.type}"`);
-  if (n.mode !== 0) ascii(`,"mode":${n.mode}`);
-  ascii(',"mtime":');
-  jsonString(n.mtime);
-  ascii(',"atime":');
-  jsonString(n.atime);
-  ascii(',"ctime":');
-  jsonString(n.ctime);
-  ascii(`,"uid":${n.uid},"gid":${n.gid}`);
-  if (n.user) {
-    ascii(',"user":');
-    jsonString(n.user);
+export class TreeEncoder {
+  private out: Buffer;
+  private end = 0;
+  private count = 0;
+  private last: string | undefined;
+
+  constructor(expectedNodes: number) {
+    this.out = Buffer.allocUnsafe(expectedNodes * nodeEstimate + 64);
+    this.ascii('{"nodes":[');
   }
-  if (n.group) {
-    ascii(',"group":');
-    jsonString(n.group);
+
+  /** Append a node; nodes must come in name order (utf8Compare). */
+  add(n: TreeNode): void {
+    if (this.last !== undefined && utf8Compare(this.last, n.name) >= 0) {
+      throw new Error(`tree nodes out of order: ${JSON.stringify(n.name)} after ${JSON.stringify(this.last)}`);
+    }
+    this.last = n.name;
+    if (this.count++ > 0) this.ascii(',');
+    this.writeNode(n);
   }
-  if (n.inode) ascii(`,"inode":${n.inode}`);
-  if (n.deviceId) ascii(`,"device_id":${n.deviceId}`);
-  if (n.size) ascii(`,"size":${n.size}`);
-  if (n.links) ascii(`,"links":${n.links}`);
-  if (n.linktarget) {
-    ascii(',"linktarget":');
-    jsonString(n.linktarget);
+
+  /** The encoded tree; the encoder is spent. */
+  finish(): Buffer {
+    this.ascii(']}\n');
+    const tree = this.out.subarray(0, this.end);
+    this.out = Buffer.alloc(0);
+    // Small trees are copied out: a view would keep most of an estimate-sized buffer alive.
+    return tree.length * 2 < tree.buffer.byteLength ? Buffer.from(tree) : tree;
   }
-  if (n.extendedAttributes?.length) {
-    ascii(',"extended_attributes":');
-    utf8(goJson(n.extendedAttributes));
+
+  private room(n: number): void {
+    if (this.end + n <= this.out.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.end + n, this.out.length * 2));
+    this.out.copy(next, 0, 0, this.end);
+    this.out = next;
   }
-  if (n.device) ascii(`,"device":${n.device}`);
-  if (n.content === null) {
-    ascii(',"content":null');
-  } else {
-    ascii(',"content":[');
-    n.content.forEach((id, i) => ascii(i === 0 ? `"${id}"` : `,"${id}"`));
-    ascii(']');
+
+  /** Text known to be ASCII (field names, numbers, hex IDs, times). */
+  private ascii(s: string): void {
+    this.room(s.length);
+    this.end += this.out.write(s, this.end, 'latin1');
   }
-  if (n.subtree) ascii(`,"subtree":"${n.subtree}"`);
-  if (n.error) {
-    ascii(',"error":');
-    jsonString(n.error);
+
+  /** Any text, as UTF-8. */
+  private utf8(s: string): void {
+    this.room(s.length * 3);
+    this.end += this.out.write(s, this.end, 'utf8');
   }
-  ascii('}');
+
+  /** A JSON string as Go writes it. */
+  private jsonString(s: string): void {
+    if (plainJson.test(s)) {
+      this.room(s.length + 2);
+      this.out[this.end++] = 0x22;
+      this.end += this.out.write(s, this.end, 'latin1');
+      this.out[this.end++] = 0x22;
+    } else {
+      this.utf8(goString(s));
+    }
+  }
+
+  /**
+   * One node as restic's Go struct marshals it: fields in declaration order, `omitempty` ones left
+   * out when zero.
+   */
+  private writeNode(n: TreeNode): void {
+    this.ascii('{"name":');
+    this.jsonString(goQuoteInner(n.name));
+    this.ascii(`,"type":"${n.type}"`);
+    if (n.mode !== 0) this.ascii(`,"mode":${n.mode}`);
+    this.ascii(',"mtime":');
+    this.jsonString(n.mtime);
+    this.ascii(',"atime":');
+    this.jsonString(n.atime);
+    this.ascii(',"ctime":');
+    this.jsonString(n.ctime);
+    this.ascii(`,"uid":${n.uid},"gid":${n.gid}`);
+    if (n.user) {
+      this.ascii(',"user":');
+      this.jsonString(n.user);
+    }
+    if (n.group) {
+      this.ascii(',"group":');
+      this.jsonString(n.group);
+    }
+    if (n.inode) this.ascii(`,"inode":${n.inode}`);
+    if (n.deviceId) this.ascii(`,"device_id":${n.deviceId}`);
+    if (n.size) this.ascii(`,"size":${n.size}`);
+    if (n.links) this.ascii(`,"links":${n.links}`);
+    if (n.linktarget) {
+      this.ascii(',"linktarget":');
+      this.jsonString(n.linktarget);
+    }
+    if (n.extendedAttributes?.length) {
+      this.ascii(',"extended_attributes":');
+      this.utf8(goJson(n.extendedAttributes));
+    }
+    if (n.device) this.ascii(`,"device":${n.device}`);
+    if (n.content === null) {
+      this.ascii(',"content":null');
+    } else {
+      this.ascii(',"content":[');
+      n.content.forEach((id, i) => this.ascii(i === 0 ? `"${id}"` : `,"${id}"`));
+      this.ascii(']');
+    }
+    if (n.subtree) this.ascii(`,"subtree":"${n.subtree}"`);
+    if (n.error) {
+      this.ascii(',"error":');
+      this.jsonString(n.error);
+    }
+    this.ascii('}');
+  }
 }
 
 /**
@@ -165,25 +195,9 @@ export function utf8Compare(a: string, b: string): number {
 
 /** `{"nodes":[…]}` + newline, nodes sorted by name. */
 export function encodeTree(nodes: TreeNode[]): Buffer {
-  const sorted = [...nodes].sort((a, b) => utf8Compare(a.name, b.name));
-  // A folder of 14,000 photos makes a tree of ~5 MB. Such a tree is written into a buffer of its
-  // own, sized up front from its node count (pages never written cost no memory), and returned
-  // without a copy: growing the shared buffer by doubling and copying the result out held three
-  // times the tree's size at once.
-  const estimate = nodes.length * nodeEstimate + 1024;
-  const scratch = out;
-  if (estimate > scratchMax) out = Buffer.allocUnsafe(estimate);
-  end = 0;
-  ascii('{"nodes":[');
-  sorted.forEach((n, i) => {
-    if (i > 0) ascii(',');
-    writeNode(n);
-  });
-  ascii(']}\n');
-  if (out.length <= scratchMax) return Buffer.from(out.subarray(0, end));
-  const tree = out.subarray(0, end);
-  out = scratch.length <= scratchMax ? scratch : Buffer.allocUnsafe(256 * 1024);
-  return tree;
+  const e = new TreeEncoder(nodes.length);
+  for (const n of [...nodes].sort((a, b) => utf8Compare(a.name, b.name))) e.add(n);
+  return e.finish();
 }
 
 const nodeTypes: ReadonlySet<string> = new Set<NodeType>(['file', 'dir', 'symlink', 'dev', 'chardev', 'fifo', 'socket', 'irregular']);

@@ -10,6 +10,7 @@ import { check } from './checker.js';
 import { defaultPackSize } from './pack-builder.js';
 import { RepoWriter } from './repo-writer.js';
 import { Repository } from './repository.js';
+import { decompress } from './compress.js';
 import { ChunkPool, type FileResult } from './worker-pool.js';
 import { statKey, type WorkerFile } from './worker-protocol.js';
 
@@ -165,4 +166,38 @@ it('small files keep one worker busy, not two: a second starts only when a whole
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+it('compresses for the main thread while a worker runs (what it returns reads back), and leaves it to the caller when none does', async () => {
+  await withOneWorker(async (pool, p) => {
+    const tree = Buffer.from('{"name":"IMG_0001.JPG","type":"file","mode":420},'.repeat(20_000)); // ~1 MB: several frames
+    assert.equal(pool.compress(tree), undefined, 'no worker has started yet');
+    await pool.reserve();
+    const reading = pool.submit(job(p));
+    // A Buffer that views part of a larger one: only its own bytes are sent, and it stays usable.
+    const view = Buffer.concat([Buffer.alloc(100), tree]).subarray(100);
+    const [z1, z2] = await Promise.all([pool.compress(tree), pool.compress(view)]);
+    assert.ok(z1 && z2 && z1.length < tree.length / 10);
+    assert.deepEqual(Buffer.from(decompress(z1, tree.length)), tree);
+    assert.deepEqual(Buffer.from(decompress(z2, tree.length)), tree);
+    assert.equal(view.length, tree.length);
+    assert.equal((await reading).ok, true);
+    // Asked for just before the workers stop, it is still answered; after, the caller compresses.
+    const late = pool.compress(tree);
+    await pool.retire();
+    assert.deepEqual(Buffer.from(decompress((await late)!, tree.length)), tree);
+    assert.equal(pool.compress(tree), undefined);
+    await pool.close();
+  });
+});
+
+it('a compression the workers cannot answer fails instead of waiting forever', async () => {
+  await withOneWorker(async (pool, p) => {
+    await pool.reserve();
+    const reading = pool.submit(job(p));
+    const z = pool.compress(Buffer.alloc(100_000, 1))!;
+    await pool.close();
+    await assert.rejects(z, /stopped before/);
+    await reading;
+  });
 });

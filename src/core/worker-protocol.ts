@@ -35,7 +35,9 @@ export type ToWorker =
   | { t: 'need'; need: Uint8Array }
   /** The writer is done with a pack (uploaded, or failed). */
   | { t: 'ack' }
-  | { t: 'flush' };
+  | { t: 'flush' }
+  /** zstd for the main thread: a tree blob or an index file (see ChunkPool.compress). */
+  | { t: 'compress'; req: number; data: Uint8Array };
 
 export type FromWorker =
   | { t: 'hashes'; ids: string[] }
@@ -47,6 +49,7 @@ export type FromWorker =
   | { t: 'file-error'; job: number; code: string; message: string }
   | { t: 'batch-done' }
   | { t: 'flushed' }
+  | { t: 'compressed'; req: number; data: Uint8Array }
   | { t: 'fatal'; message: string };
 
 /** What a change to a file moves: its size, modification and change times. */
