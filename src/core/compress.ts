@@ -38,12 +38,19 @@ export function loadZstd(): Promise<void> {
  */
 export const frameMax = 256 * 1024;
 
+/** `data` in the pieces compress() makes its frames of (itself when it is small). */
+export function framePieces(data: Uint8Array): Uint8Array[] {
+  if (data.length <= frameMax) return [data];
+  const pieces: Uint8Array[] = [];
+  for (let at = 0; at < data.length; at += frameMax) pieces.push(data.subarray(at, at + frameMax));
+  return pieces;
+}
+
 export function compress(data: Uint8Array, level = 3): Uint8Array {
-  if (!wasm) throw new Error('zstd is not loaded: await loadZstd() first');
-  if (data.length <= frameMax) return wasm.compress(data, level);
-  const frames: Uint8Array[] = [];
-  for (let at = 0; at < data.length; at += frameMax) frames.push(wasm.compress(data.subarray(at, at + frameMax), level));
-  return Buffer.concat(frames);
+  const z = wasm;
+  if (!z) throw new Error('zstd is not loaded: await loadZstd() first');
+  const frames = framePieces(data).map((piece) => z.compress(piece, level));
+  return frames.length === 1 ? frames[0]! : Buffer.concat(frames);
 }
 
 /**

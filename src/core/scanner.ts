@@ -37,10 +37,8 @@ export interface ScanInfo {
  * or folder, its content included, moves its change time (ctime). A folder kept this way keeps, in
  * the new snapshot, the access times of the backup that stored it.
  */
-const listingSize = 64 * 1024;
-
 class Listing {
-  private buf = Buffer.allocUnsafe(listingSize);
+  private buf = Buffer.allocUnsafe(64 * 1024);
   private u64 = new BigUint64Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 3);
   private used = 0;
 
@@ -69,9 +67,6 @@ class Listing {
     // The one-shot hash: a Hash object per folder was ~5% of a scan's time.
     const fp = complete ? hash('sha256', this.buf.subarray(start, this.used), 'hex') : '';
     this.used = start;
-    // Grown for a large folder, it goes back to its size once the stack is empty: a folder of
-    // 14,000 photos left 2 MiB here for the rest of the backup (this thread's is the main one's).
-    if (start === 0 && this.buf.length > listingSize) this.resize(listingSize);
     return fp;
   }
 
@@ -82,11 +77,7 @@ class Listing {
   }
 
   private grow(size: number): void {
-    this.resize(Math.max(size, this.buf.length * 2));
-  }
-
-  private resize(size: number): void {
-    const next = Buffer.allocUnsafe(size);
+    const next = Buffer.allocUnsafe(Math.max(size, this.buf.length * 2));
     this.buf.copy(next, 0, 0, this.used);
     this.buf = next;
     this.u64 = new BigUint64Array(next.buffer, next.byteOffset, next.length >> 3);

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { keepHeapSettings } from '../util/heap-settings.js';
-import { frameMax } from './compress.js';
+import { framePieces } from './compress.js';
 import { type Staging } from './pack-builder.js';
 import { stagingError, type RepoWriter } from './repo-writer.js';
 import type { FromWorker, ToWorker, WorkerFile, WorkerInit } from './worker-protocol.js';
@@ -144,17 +144,13 @@ export class ChunkPool {
   }
 
   /**
-   * One frame's worth at a time (see frameMax; the result is the same as compressing the whole):
+   * One frame's worth at a time (see framePieces; the result is the same as compressing the whole):
    * what is copied to the worker stays that small, where a folder of 14,000 photos (a 5 MB tree)
    * had a second copy of its tree in flight at the moment the walk's memory was at its highest.
    */
   private async compressFrames(data: Uint8Array): Promise<Uint8Array> {
     const frames: Uint8Array[] = [];
-    let at = 0;
-    do {
-      frames.push(await this.compressFrame(data.subarray(at, at + frameMax)));
-      at += frameMax;
-    } while (at < data.length);
+    for (const piece of framePieces(data)) frames.push(await this.compressFrame(piece));
     return frames.length === 1 ? frames[0]! : Buffer.concat(frames);
   }
 

@@ -28,6 +28,10 @@ describe('interop with restic', () => {
     lib = path.join(work, 'lib');
     makeCorpus(lib, { photos: 40, videos: 2, meanMb: 0.7, seed: 11 });
     await addHandMadeFiles(lib);
+    // A folder whose tree (~350 KB of JSON) is stored as two zstd frames (frameMax): restic reads it.
+    const burst = path.join(lib, 'Burst');
+    await fs.mkdir(burst);
+    for (let i = 0; i < 1000; i++) await fs.writeFile(path.join(burst, `IMG_${String(i).padStart(4, '0')}.JPG`), `burst ${i}`);
     repo = path.join(work, 'ks-repo');
     await cli(['init', '--repo', repo]);
     await cli(['backup', '--repo', repo, lib]);
