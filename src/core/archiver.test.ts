@@ -6,11 +6,13 @@ import path from 'node:path';
 import { it } from 'node:test';
 import { BackendError, type Handle } from '../backend/backend.js';
 import { MemoryBackend } from '../backend/memory.js';
+import { type DirCache, type DirCacheEntry } from './archive-target.js';
 import { backup, backupMany } from './archiver.js';
 import { check } from './checker.js';
 import { jpeg, jpegImage } from './jpeg.test-helper.js';
 import { Repository } from './repository.js';
 import { Restorer } from './restorer.js';
+import { type TreeNode } from './tree.js';
 
 const kdf = { N: 1024, r: 8, p: 1 };
 
@@ -70,6 +72,43 @@ it('one pass feeds several destinations; each gets a complete, checkable snapsho
     // The two repositories have different keys, so their packs differ, but the same blobs.
     const ids = (r: Repository) => [...r.index.entries()].map(([id]) => id).sort();
     assert.deepEqual(ids(a), ids(b));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+it('destinations whose folder trees part (one reuses a stored tree) each get their own tree of the folder above, the rest shared', async () => {
+  const { dir, files } = await library();
+  try {
+    const a = await Repository.init(new MemoryBackend(), 'a', { kdf });
+    const b = await Repository.init(new MemoryBackend(), 'b', { kdf, chunkerPolynomial: a.config.chunkerPolynomial });
+    const seen = new Map<string, DirCacheEntry>();
+    const recording: DirCache = { trusted: true, get: () => undefined, set: (d, e) => seen.set(d, e) };
+    await backupMany([{ repo: a, dirCache: recording }, { repo: b }], { paths: [dir], packSize: 1024 * 1024 });
+    // Both caches name a stored tree for every album (so the albums are not walked), but A's says
+    // album-1 is stored as album-0's tree (a tree A has): the two destinations' trees of the folder
+    // part there. The folder itself is left out, so it is walked.
+    const cache = (entries: Map<string, DirCacheEntry>): DirCache => ({ trusted: true, get: (d) => entries.get(d), set: () => undefined });
+    const forB = new Map(seen);
+    forB.delete(dir);
+    const forA = new Map(forB);
+    forA.set(path.join(dir, 'album-1'), { ...seen.get(path.join(dir, 'album-1'))!, tree: seen.get(path.join(dir, 'album-0'))!.tree });
+    const [ra, rb] = await backupMany([{ repo: a, dirCache: cache(forA) }, { repo: b, dirCache: cache(forB) }], { paths: [dir], packSize: 1024 * 1024 });
+    if (!ra?.ok || !rb?.ok) return assert.fail('both destinations complete');
+    const folder = async (repo: Repository, tree: string): Promise<TreeNode[]> => {
+      let nodes = await repo.loadTree(tree);
+      for (const c of dir.split(path.sep).filter(Boolean)) nodes = await repo.loadTree(nodes.find((n) => n.name === c)!.subtree!);
+      return nodes;
+    };
+    const na = await folder(a, ra.snapshot.tree);
+    const nb = await folder(b, rb.snapshot.tree);
+    assert.deepEqual(na.map((n) => n.name), ['album-0', 'album-1', 'album-2']);
+    assert.equal(na[1]!.subtree, seen.get(path.join(dir, 'album-0'))!.tree, 'A took the tree its cache named');
+    assert.notEqual(nb[1]!.subtree, na[1]!.subtree);
+    // Before the entry where they part, and in every field but that subtree, the two agree.
+    assert.deepEqual({ ...na[1], subtree: undefined }, { ...nb[1], subtree: undefined });
+    for (const repo of [a, b]) assert.deepEqual((await check(repo, { readData: true })).problems, []);
+    assert.deepEqual(await restoredHashes(b, rb.snapshot.tree, dir), files);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -57,13 +57,15 @@ interface Walked {
 const resolved = (b: Built | undefined): Walked => ({ done: Promise.resolve(b) });
 
 /**
- * A folder's trees (one per destination), encoded entry by entry as its entries are stored, in name
- * order (the walk goes in that order): a node is dropped as soon as it and those before it are done,
- * so a folder holds its JSON, not a node object per file until its last file is read (a folder of
- * 14,000 photos: ~5 MB of JSON instead of ~10 MB of promoted objects in the main heap).
+ * A folder's trees, encoded entry by entry as its entries are stored, in name order (the walk goes
+ * in that order): a node is dropped as soon as it and those before it are done, so a folder holds
+ * its JSON, not a node object per file until its last file is read (a folder of 14,000 photos:
+ * ~5 MB of JSON instead of ~10 MiB of promoted objects in the main heap). One encoding serves every
+ * destination while the entries' subfolder trees agree (the usual case); from the first entry where
+ * they differ (a destination reusing a tree an earlier backup stored), each has its own.
  */
 class FolderTree {
-  private readonly encoders: TreeEncoder[];
+  private encoders: TreeEncoder[];
   private readonly queue: Promise<Built | undefined>[] = [];
   private pumping: Promise<void> | undefined;
   private entries = 0;
@@ -71,8 +73,8 @@ class FolderTree {
   /** False once an entry was skipped or changed while read. */
   private allClean = true;
 
-  constructor(destinations: number, expected: number) {
-    this.encoders = Array.from({ length: destinations }, () => new TreeEncoder(expected));
+  constructor(private readonly destinations: number, expected: number) {
+    this.encoders = [new TreeEncoder(expected)];
   }
 
   /** The next entry in name order; `done` settles once it is stored. */
@@ -88,6 +90,10 @@ class FolderTree {
       if (!b) continue;
       this.kept++;
       this.allClean &&= b.clean;
+      const shared = this.encoders[0]!;
+      if (this.encoders.length === 1 && b.subtrees?.some((s) => s !== b.subtrees![0])) {
+        this.encoders = Array.from({ length: this.destinations }, (_, i) => (i === 0 ? shared : shared.clone()));
+      }
       this.encoders.forEach((e, i) => {
         if (b.subtrees) b.node.subtree = b.subtrees[i];
         e.add(b.node);
@@ -96,10 +102,14 @@ class FolderTree {
     this.pumping = undefined;
   }
 
-  /** Once every entry is pushed: the encoded trees, and whether nothing was skipped or changed. */
+  /** Once every entry is pushed: the encoded tree of each destination, and whether nothing was skipped or changed. */
   async finish(): Promise<{ trees: Buffer[]; clean: boolean }> {
     while (this.pumping) await this.pumping;
-    return { trees: this.encoders.map((e) => e.finish()), clean: this.allClean && this.kept === this.entries };
+    const trees = this.encoders.map((e) => e.finish());
+    return {
+      trees: trees.length === 1 ? Array.from({ length: this.destinations }, () => trees[0]!) : trees,
+      clean: this.allClean && this.kept === this.entries,
+    };
   }
 }
 

@@ -89,4 +89,12 @@ it('a tree written node by node, in name order, is the tree encodeTree makes; ou
   const streamed = new TreeEncoder(many.length);
   for (const n of many) streamed.add(n);
   assert.deepEqual(streamed.finish(), encodeTree([...many].reverse()));
+  // A clone goes on from the same nodes; the two then differ only in what each is given.
+  const common = new TreeEncoder(2);
+  common.add(dir);
+  const other = common.clone();
+  common.add(file);
+  other.add({ ...file, size: 5 });
+  assert.deepEqual(common.finish(), encodeTree([dir, file]));
+  assert.deepEqual(other.finish(), encodeTree([dir, { ...file, size: 5 }]));
 });

@@ -80,6 +80,17 @@ export class TreeEncoder {
     this.writeNode(n);
   }
 
+  /** An encoder that goes on from the same nodes (see Archiver: destinations whose trees part). */
+  clone(): TreeEncoder {
+    const c = new TreeEncoder(0);
+    c.out = Buffer.allocUnsafe(this.out.length);
+    this.out.copy(c.out, 0, 0, this.end);
+    c.end = this.end;
+    c.count = this.count;
+    c.last = this.last;
+    return c;
+  }
+
   /** The encoded tree; the encoder is spent. */
   finish(): Buffer {
     this.ascii(']}\n');
